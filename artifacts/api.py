@@ -1,0 +1,83 @@
+"""The operations behind the CLI commands, as functions over an :class:`Engine`.
+
+The CLI parses and prints; everything it does goes through here, so embedding code and tests
+use exactly what users run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, plan_tasks
+from artifacts.engine import Engine
+from artifacts.explain import ExplainNode, explain
+from artifacts.keyplan import KeyPlan
+from artifacts.status import StatusReport, compute_status
+
+
+def _targets(engine: Engine, layers: list[str] | None) -> list[str]:
+    if layers:
+        return [engine.registry.get(l).name for l in layers]
+    return list(engine.dag.order)
+
+
+def status(
+    engine: Engine,
+    layers: list[str] | None = None,
+    collection: str | None = None,
+    games: list[str] | None = None,
+    explain_causes: bool = True,
+) -> StatusReport:
+    """Status of ``layers`` (all when empty) x ``games`` (all when empty) under ``collection``."""
+    targets = _targets(engine, layers)
+    plan = engine.plan_keys(targets, collection, games)
+    engine.store.ensure()
+    return compute_status(engine.store, plan, targets, explain_causes)
+
+
+def explain_artifact(engine: Engine, layer: str, game: str, collection: str | None = None) -> ExplainNode:
+    plan = engine.plan_keys([layer], collection, [game])
+    return explain(engine.store, plan, engine.registry.get(layer).name, game)
+
+
+@dataclass
+class BuildReport:
+    plan: KeyPlan
+    before: StatusReport
+    tasks: list[Task]
+    result: BuildResult | None
+    after: StatusReport | None
+
+    def ok(self) -> bool:
+        """True when every requested artifact is FRESH (after the build, or already)."""
+        report = self.after if self.after is not None else self.before
+        return report.all_fresh()
+
+
+def build(
+    engine: Engine,
+    layers: list[str],
+    collection: str | None = None,
+    games: list[str] | None = None,
+    jobs: int = 1,
+    retries: int = 2,
+    dry_run: bool = False,
+    on_event: Callable[[TaskEvent], None] | None = None,
+    on_plan: Callable[[list[Task]], None] | None = None,
+) -> BuildReport:
+    """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build`."""
+    targets = _targets(engine, layers)
+    closure = engine.dag.closure(targets)
+    plan = engine.plan_keys(closure, collection, games)
+    engine.store.ensure()
+    before = compute_status(engine.store, plan, closure, explain=True)
+    tasks = plan_tasks(before, plan)
+    if on_plan is not None:
+        on_plan(tasks)
+    if dry_run or not tasks:
+        # With no task, everything in the closure (so every target) is already FRESH.
+        return BuildReport(plan, before, tasks, None, None)
+    result = BuildRunner(engine, plan, jobs=jobs, retries=retries, on_event=on_event).run(tasks)
+    after = compute_status(engine.store, plan, targets, explain=False)
+    return BuildReport(plan, before, tasks, result, after)

@@ -1,0 +1,242 @@
+"""Build: plan the minimal set of (layer, game) tasks and run them in dependency order.
+
+Planning is status: every non-FRESH (layer, game) in the targets' upstream closure is a task,
+with its status as the reason. Running is parallel across games (a process pool of ``jobs``
+workers, or inline with ``jobs=1``); a task starts when the tasks it reads have succeeded. A
+failed task is recorded FAILED in the store and only its dependents are skipped; transient
+failures are retried a bounded number of times with exponential backoff. Because a commit is
+atomic, a rerun after a crash simply finds the committed work FRESH and resumes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+from artifacts.engine import Engine
+from artifacts.execute import Outcome, TaskExecutor, TaskSpec, init_worker, run_in_worker
+from artifacts.keyplan import KeyPlan
+from artifacts.manifest import FailureRecord, host_name
+from artifacts.status import Entry, State, StatusReport
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (layer, game) to build and why."""
+
+    layer: str
+    game: str
+    key: str | None
+    reason: str
+    deps: tuple[tuple[str, str], ...]
+
+    @property
+    def id(self) -> tuple[str, str]:
+        return (self.layer, self.game)
+
+
+def reason_of(e: Entry) -> str:
+    if e.state is State.STALE:
+        return "STALE: " + ("; ".join(c.text() for c in e.causes) or "recipe changed")
+    if e.state is State.FAILED:
+        return f"FAILED before: {e.note}"
+    return "MISSING" + (f": {e.note}" if e.note else "")
+
+
+def plan_tasks(report: StatusReport, plan: KeyPlan) -> list[Task]:
+    """Tasks for every non-FRESH entry of ``report``, in dependency order."""
+    todo = {(e.layer, e.game): e for e in report.entries if e.state is not State.FRESH}
+    tasks = []
+    for layer in report.layers:  # report.layers is in dependency order
+        ups = plan.layers[layer].upstream
+        for game in plan.games:
+            e = todo.get((layer, game))
+            if e is None:
+                continue
+            deps = tuple((u, game) for u in ups if (u, game) in todo)
+            tasks.append(Task(layer, game, e.key, reason_of(e), deps))
+    return tasks
+
+
+TaskEventKind = Literal["started", "built", "reused", "retry", "failed", "skipped", "blocked"]
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    kind: TaskEventKind
+    task: Task
+    attempt: int
+    outcome: Outcome | None = None
+    message: str | None = None
+
+
+@dataclass
+class BuildResult:
+    """Per task: its final event, and the outcome of its last attempt when it ran."""
+
+    events: dict[tuple[str, str], TaskEvent] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def count(self, kind: TaskEventKind) -> int:
+        return sum(1 for e in self.events.values() if e.kind == kind)
+
+
+class _InlinePool:
+    """The executor interface, running tasks in this process (``jobs=1``)."""
+
+    def __init__(self, executor: TaskExecutor) -> None:
+        self._executor = executor
+
+    def submit(self, fn: Callable[[TaskSpec], Outcome], spec: TaskSpec) -> Future[Outcome]:
+        f: Future[Outcome] = Future()
+        f.set_result(self._executor.run(spec))
+        return f
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        return None
+
+
+class BuildRunner:
+    """Runs planned tasks; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        plan: KeyPlan,
+        jobs: int = 1,
+        retries: int = 2,
+        backoff_s: float = 0.2,
+        on_event: Callable[[TaskEvent], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.jobs = max(1, jobs)
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.on_event = on_event or (lambda e: None)
+
+    def _pool(self) -> ProcessPoolExecutor | _InlinePool:
+        if self.jobs == 1:
+            return _InlinePool(TaskExecutor(self.engine))
+        spec = self.engine.spec()
+        # spawn, not fork: the parent may hold threads (progress display) and open handles.
+        return ProcessPoolExecutor(
+            max_workers=self.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(spec.root, spec.layer_paths, spec.sys_path),
+        )
+
+    def _spec(self, task: Task) -> TaskSpec:
+        assert task.key is not None
+        return TaskSpec(task.layer, task.game, task.key, self.plan.recipe(task.layer, task.game).model_dump_json())
+
+    def run(self, tasks: list[Task]) -> BuildResult:
+        t0 = time.perf_counter()
+        result = BuildResult()
+        by_id = {t.id: t for t in tasks}
+        waiting = {t.id: {d for d in t.deps if d in by_id} for t in tasks}
+        dependents: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for t in tasks:
+            for d in waiting[t.id]:
+                dependents.setdefault(d, []).append(t.id)
+        ready = [t.id for t in tasks if not waiting[t.id]]
+        delayed: list[tuple[float, int, tuple[str, str]]] = []  # (not before, attempt, task id)
+        attempts: dict[tuple[str, str], int] = {}
+        in_flight: dict[Future[Outcome], tuple[str, str]] = {}
+        pool = self._pool()
+
+        def finish(tid: tuple[str, str], ev: TaskEvent) -> None:
+            result.events[tid] = ev
+            self.on_event(ev)
+
+        def skip_dependents(tid: tuple[str, str], why: str) -> None:
+            for d in dependents.get(tid, ()):
+                if d not in result.events:
+                    finish(d, TaskEvent("skipped", by_id[d], 0, message=why))
+                    skip_dependents(d, why)
+
+        def release(tid: tuple[str, str]) -> None:
+            for d in dependents.get(tid, ()):
+                waiting[d].discard(tid)
+                if not waiting[d] and d not in result.events:
+                    ready.append(d)
+
+        try:
+            while ready or in_flight or delayed:
+                now = time.monotonic()
+                while delayed and delayed[0][0] <= now:
+                    ready.append(heapq.heappop(delayed)[2])
+                while ready and len(in_flight) < self.jobs * 2:
+                    tid = ready.pop(0)
+                    task = by_id[tid]
+                    if task.key is None:
+                        finish(tid, TaskEvent("blocked", task, 0, message=task.reason))
+                        skip_dependents(tid, f"upstream {task.layer} cannot be built")
+                        continue
+                    attempts[tid] = attempts.get(tid, 0) + 1
+                    self.on_event(TaskEvent("started", task, attempts[tid]))
+                    try:
+                        fut = pool.submit(run_in_worker, self._spec(task))
+                    except BrokenProcessPool:
+                        pool = self._restart(pool)
+                        fut = pool.submit(run_in_worker, self._spec(task))
+                    in_flight[fut] = tid
+                if not in_flight:
+                    if delayed:
+                        time.sleep(max(0.0, delayed[0][0] - time.monotonic()))
+                    continue
+                done, _ = wait(list(in_flight), timeout=self._timeout(delayed), return_when=FIRST_COMPLETED)
+                broken = False
+                for fut in done:
+                    tid = in_flight.pop(fut)
+                    task = by_id[tid]
+                    try:
+                        outcome = fut.result()
+                    except BrokenProcessPool as exc:
+                        # A worker died (killed, out of memory): the attempt is lost, not the task.
+                        broken = True
+                        outcome = Outcome(task.layer, task.game, task.key or "", False, error="WorkerDied", message=f"worker process died: {exc}", transient=True)
+                    result.outcomes.append(outcome)
+                    if outcome.ok:
+                        finish(tid, TaskEvent("built" if outcome.published else "reused", task, attempts[tid], outcome))
+                        release(tid)
+                    elif outcome.transient and attempts[tid] <= self.retries:
+                        self.on_event(TaskEvent("retry", task, attempts[tid], outcome, outcome.message))
+                        heapq.heappush(delayed, (time.monotonic() + self.backoff_s * 2 ** (attempts[tid] - 1), attempts[tid], tid))
+                    else:
+                        self._record_failure(task, outcome, attempts[tid])
+                        finish(tid, TaskEvent("failed", task, attempts[tid], outcome, outcome.message))
+                        skip_dependents(tid, f"upstream {task.layer} failed")
+                if broken:
+                    pool = self._restart(pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        result.wall_s = time.perf_counter() - t0
+        return result
+
+    @staticmethod
+    def _timeout(delayed: list[tuple[float, int, tuple[str, str]]]) -> float | None:
+        return max(0.0, delayed[0][0] - time.monotonic()) if delayed else None
+
+    def _restart(self, pool: ProcessPoolExecutor | _InlinePool) -> ProcessPoolExecutor | _InlinePool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        return self._pool()
+
+    def _record_failure(self, task: Task, outcome: Outcome, attempts: int) -> None:
+        assert task.key is not None
+        self.engine.store.record_failure(
+            FailureRecord(
+                layer=task.layer, game=task.game, key=task.key, error=outcome.error or "Error",
+                message=outcome.message or "", transient=outcome.transient, attempts=attempts,
+                at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host_name(), detail=outcome.detail,
+            )
+        )

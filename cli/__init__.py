@@ -1,0 +1,1 @@
+"""The ``artifacts`` command: parses, calls :mod:`artifacts.api`, prints."""

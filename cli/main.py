@@ -1,0 +1,222 @@
+"""The ``artifacts`` command line. Thin: parse, call :mod:`artifacts.api`, print."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from artifacts import api
+from artifacts.build import Task, TaskEvent
+from artifacts.catalog import SourceSpec, read_listing
+from artifacts.engine import Engine
+from artifacts.errors import UsageError
+from artifacts.workspace import init_workspace
+from cli.errors import run_cli
+from cli.render import explain_tree, print_plan, print_status, summary_table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
+games_app = typer.Typer(no_args_is_help=True, help="Register and list games.")
+app.add_typer(games_app, name="games")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class State:
+    def __init__(self, workspace: Path, debug: bool) -> None:
+        self.workspace = workspace
+        self.debug = debug
+
+    def engine(self) -> Engine:
+        return Engine.open(self.workspace)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    workspace: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: current).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    ctx.obj = State(workspace or Path.cwd(), debug)
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+def _state(ctx: typer.Context) -> State:
+    assert isinstance(ctx.obj, State)
+    return ctx.obj
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Optional[Path], typer.Argument(help="Where to create it (default: the workspace).")] = None,
+    store: Annotated[str, typer.Option(help="Store URL or path relative to the workspace.")] = "store",
+) -> None:
+    """Create a workspace (artifacts.toml, models.yaml, catalog)."""
+    root = directory or _state(ctx).workspace
+    ws = init_workspace(root, store=store)
+    out.print(f"workspace ready at {ws.root} (store {ws.store_url})")
+
+
+def _parse_pairs(values: list[str], kind: str, flag: str) -> list[SourceSpec]:
+    specs = []
+    for v in values:
+        name, sep, url = v.partition("=")
+        if not sep or not name or not url:
+            raise UsageError(flag, v, "is not NAME=URL", f"write {flag} cam0=/path/to/video.mp4")
+        specs.append(SourceSpec(name, url, kind))
+    return specs
+
+
+@games_app.command("add")
+def games_add(
+    ctx: typer.Context,
+    game: Annotated[Optional[str], typer.Argument(help="Game id.")] = None,
+    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="NAME=URL of a video (repeatable).")] = None,
+    annotation: Annotated[Optional[list[str]], typer.Option("--annotation", "-a", help="NAME=URL of an annotation file, e.g. shots.")] = None,
+    listing: Annotated[Optional[Path], typer.Option("--from", help="CSV or parquet with columns game, name, url[, kind].")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the named sources of an existing game.")] = False,
+) -> None:
+    """Register a game's sources (content digests computed once), or many from a listing."""
+    engine = _state(ctx).engine()
+    if listing is not None:
+        if game or source or annotation:
+            raise UsageError("games add", str(listing), "--from cannot be combined with GAME or --source", "use one form")
+        n = engine.catalog.add_games(read_listing(listing), replace)
+    else:
+        if game is None:
+            raise UsageError("games add", None, "needs GAME or --from", "e.g. artifacts games add g1 --source cam0=video.mp4")
+        specs = _parse_pairs(source or [], "video", "--source") + _parse_pairs(annotation or [], "annotation", "--annotation")
+        n = engine.catalog.add_games([(game, specs)], replace)
+    out.print(f"registered {n} game{'s' if n != 1 else ''}")
+
+
+@games_app.command("list")
+def games_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered games and their sources."""
+    sources = _state(ctx).engine().catalog.sources()
+    if as_json:
+        print(json.dumps({g: {n: {"kind": s.kind, "url": s.url, "digest": s.digest, "size": s.size} for n, s in per.items()} for g, per in sorted(sources.items())}, indent=1))
+        return
+    for g, per in sorted(sources.items()):
+        out.print(f"{g}: " + ", ".join(f"{n} ({s.kind}, {s.size} B)" for n, s in sorted(per.items())))
+
+
+@app.command()
+def layers(ctx: typer.Context) -> None:
+    """List registered layers in dependency order."""
+    engine = _state(ctx).engine()
+    for name in engine.dag.order:
+        g = engine.registry.get(name)
+        reads = ", ".join(g.upstream) or "-"
+        out.print(f"{name} v{g.version}  reads: {reads}  models: {', '.join(g.models) or '-'}  sources: {', '.join(g.sources) or '-'}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    layer: Annotated[Optional[list[str]], typer.Argument(help="Layers (default: all).")] = None,
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    game: Annotated[Optional[list[str]], typer.Option("--game", "-g")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One record per (layer, game).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 unless everything is FRESH.")] = False,
+) -> None:
+    """FRESH / STALE / MISSING / FAILED per (layer, game), with causes of staleness."""
+    report = api.status(_state(ctx).engine(), layer, collection, game)
+    if as_json:
+        print(json.dumps({"collection": report.collection, "counts": report.counts(), "artifacts": [e.record() for e in report.entries]}, indent=1))
+    else:
+        print_status(out, report)
+    _exit(1 if check and not report.all_fresh() else 0)
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    layer: str,
+    game: str,
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print the recipe tree of LAYER for GAME, with upstream keys and states."""
+    node = api.explain_artifact(_state(ctx).engine(), layer, game, collection)
+    if as_json:
+        print(json.dumps(node.record(), indent=1))
+    else:
+        out.print(explain_tree(node))
+
+
+@app.command()
+def build(
+    ctx: typer.Context,
+    layer: Annotated[list[str], typer.Argument(help="Target layers.")],
+    game: Annotated[Optional[list[str]], typer.Option("--game", "-g")] = None,
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")] = os.cpu_count() or 1,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of transient failures.")] = 2,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each task with its reason; build nothing.")] = False,
+) -> None:
+    """Build LAYER and whatever upstream is stale or missing. Exit 0 only if all is FRESH."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    engine = _state(ctx).engine()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, disable=not err.is_terminal or dry_run)
+    bar = progress.add_task("building", total=0)
+    failures: list[TaskEvent] = []
+
+    def on_plan(tasks: list[Task]) -> None:
+        if dry_run:
+            print_plan(out, tasks)
+        else:
+            progress.update(bar, total=len(tasks))
+            if tasks:
+                out.print(f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} to run")
+
+    def on_event(ev: TaskEvent) -> None:
+        if ev.kind in ("built", "reused", "failed", "skipped", "blocked"):
+            progress.advance(bar)
+            progress.update(bar, description=f"{ev.task.layer} {ev.task.game}")
+        if ev.kind in ("failed", "blocked"):
+            failures.append(ev)
+        if ev.kind == "retry":
+            err.print(f"retrying {ev.task.layer} {ev.task.game} (attempt {ev.attempt} failed: {ev.message})", highlight=False)
+
+    with progress:
+        report = api.build(engine, layer, collection, game, jobs, retries, dry_run, on_event, on_plan)
+    if report.result is not None:
+        out.print(summary_table(report.result))
+        for ev in failures:
+            out.print(f"[red]FAILED[/] {ev.task.layer} {ev.task.game}: {ev.message}")
+    elif not dry_run:
+        out.print("nothing to build: every requested artifact is FRESH")
+    _exit(0 if report.ok() else 1)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Demo workspace (created or reused).")] = Path("demo-workspace"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = os.cpu_count() or 1,
+) -> None:
+    """Create (or reuse) the embedded demo workspace and build it."""
+    from cli.demo import run_demo
+
+    _exit(run_demo(directory, jobs, out))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run_cli(app, sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Built-in layers of the tracking-to-training DAG, registered through entry points."""

@@ -1,0 +1,71 @@
+"""The embedded demo: a small workspace of generated games, built end to end.
+
+``make_demo_workspace`` is idempotent: it writes sources, weights and models.yaml only where
+they are absent, so a second ``artifacts demo`` reuses the workspace and rebuilds nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from artifacts.catalog import SourceSpec
+from artifacts.engine import Engine
+from artifacts.hashing import hash_file
+from artifacts.workspace import init_workspace
+
+DEMO_GAMES = ("demo-g01", "demo-g02", "demo-g03", "demo-g04")
+DEMO_MODELS = {
+    "detector": ("det-v1",),
+    "crop_encoder": ("ce-v1",),
+    "tracker": ("trk-v1", "trk-v2"),
+    "videomae": ("vmae-s1",),
+}
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _seeded_bytes(seed: int, n: int) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def make_demo_workspace(root: Path) -> Engine:
+    """Create or reuse the demo workspace at ``root`` and return its engine."""
+    root = root.resolve()
+    init_workspace(root)
+    lines = ["# Demo models: seeded weights written by 'artifacts demo'.", "schema: 1", "roles:"]
+    for r_idx, (role, versions) in enumerate(DEMO_MODELS.items()):
+        lines += [f"  {role}:", "    versions:"]
+        for v_idx, version in enumerate(versions):
+            w = root / "weights" / f"{version}.bin"
+            _write_once(w, _seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))
+            lines += [f"      {version}:", f"        weights: weights/{version}.bin", f"        digest: {hash_file(w)}"]
+    lines += ["collections:", "  production:"]
+    lines += [f"    {role}: {versions[0]}" for role, versions in DEMO_MODELS.items()]
+    lines += ["  staging:  # production with the new tracker"]
+    lines += [f"    {role}: {versions[-1]}" for role, versions in DEMO_MODELS.items()]
+    models = root / "models.yaml"
+    text = "\n".join(lines) + "\n"
+    if not models.exists() or "schema: 1\nroles: {}" in models.read_text():
+        models.write_text(text)
+    engine = Engine.open(root)
+    known = engine.catalog.sources()
+    entries = []
+    for g_idx, game in enumerate(DEMO_GAMES):
+        src = root / "sources" / game
+        for cam in range(2):
+            _write_once(src / f"cam{cam}.bin", _seeded_bytes(g_idx * 10 + cam, 96 * 1024))
+        shots = np.random.default_rng(500 + g_idx).integers(0, 20, 3)
+        _write_once(src / "shots.csv", ("frame,shooter\n" + "".join(f"{s},{i % 5}\n" for i, s in enumerate(sorted(shots)))).encode())
+        if game not in known:
+            entries.append(
+                (game, [SourceSpec("cam0", str(src / "cam0.bin")), SourceSpec("cam1", str(src / "cam1.bin")), SourceSpec("shots", str(src / "shots.csv"), "annotation")])
+            )
+    if entries:
+        engine.catalog.add_games(entries)
+    return engine
