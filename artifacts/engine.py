@@ -47,14 +47,14 @@ class Engine:
         """Open the workspace at ``root``; ``registry`` overrides layer discovery."""
         ws = Workspace.open(root)
         if registry is None:
-            return cls(ws, LayerRegistry.discover(ws.config.layers))
+            return cls(ws, LayerRegistry.discover(ws.config.layers, ws.config.entry_points))
         return cls(ws, registry, tuple(_class_path(registry.get(n)) for n in registry.names()))
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> Engine:
         ws = Workspace.open(Path(spec.root))
         if spec.layer_paths is None:
-            return cls(ws, LayerRegistry.discover(ws.config.layers))
+            return cls(ws, LayerRegistry.discover(ws.config.layers, ws.config.entry_points))
         reg = LayerRegistry.discover(list(spec.layer_paths), use_entry_points=False)
         return cls(ws, reg, spec.layer_paths)
 

@@ -6,6 +6,7 @@
     models = "models.yaml"       # path relative to the workspace
     collection = "production"    # default collection for status and build
     layers = []                  # extra generators as "package.module:Class"
+    entry_points = true          # also find layers in installed packages' entry points
 
     [params.track-level]         # parameters per layer (defaults stay out of recipes)
     max_gap = 30
@@ -37,6 +38,7 @@ class WorkspaceConfig(BaseModel):
     models: str = "models.yaml"
     collection: str = "production"
     layers: list[str] = []
+    entry_points: bool = True
     params: dict[str, dict[str, Any]] = {}
 
 

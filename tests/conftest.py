@@ -1,0 +1,109 @@
+"""Shared fixtures: small workspaces with test layers, seeded models and generated games."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+from artifacts.catalog import SourceSpec  # noqa: E402
+from artifacts.engine import Engine  # noqa: E402
+from artifacts.hashing import hash_file  # noqa: E402
+from artifacts.workspace import init_workspace  # noqa: E402
+from layers_for_tests import ALL  # noqa: E402
+
+
+@dataclass
+class Ws:
+    """A test workspace: its root, and helpers to change it the way users do."""
+
+    root: Path
+
+    def engine(self) -> Engine:
+        return Engine.open(self.root)
+
+    def add_game(self, game: str, video: bytes = b"", shots: bytes = b"frame\n1\n2\n", cams: int = 1) -> None:
+        src = self.root / "sources" / game
+        src.mkdir(parents=True, exist_ok=True)
+        specs = []
+        for c in range(cams):
+            p = src / f"cam{c}.bin"
+            p.write_bytes(video or (game.encode() * 50 + bytes([c]) * 100))
+            specs.append(SourceSpec(f"cam{c}", str(p)))
+        (src / "shots.csv").write_bytes(shots)
+        specs.append(SourceSpec("shots", str(src / "shots.csv"), "annotation"))
+        e = self.engine()
+        e.catalog.add_games([(game, specs)])
+        e.close()
+
+    def weights(self, version: str, content: bytes | None = None) -> Path:
+        p = self.root / "weights" / f"{version}.bin"
+        p.parent.mkdir(exist_ok=True)
+        if content is not None or not p.exists():
+            p.write_bytes(content if content is not None else version.encode() * 64)
+        return p
+
+    def write_models(self, collections: dict[str, dict[str, str]], extra_versions: dict[str, list[str]] | None = None) -> None:
+        """models.yaml with every version named in ``collections`` (+ extra), digests computed."""
+        versions: dict[str, set[str]] = {}
+        for members in collections.values():
+            for role, v in members.items():
+                versions.setdefault(role, set()).add(v)
+        for role, vs in (extra_versions or {}).items():
+            versions.setdefault(role, set()).update(vs)
+        lines = ["schema: 1", "roles:"]
+        for role in sorted(versions):
+            lines += [f"  {role}:", "    versions:"]
+            for v in sorted(versions[role]):
+                w = self.weights(v)
+                lines += [f"      {v}:", f"        weights: weights/{v}.bin", f"        digest: {hash_file(w)}"]
+        lines.append("collections:")
+        for name, members in collections.items():
+            lines.append(f"  {name}:")
+            lines += [f"    {r}: {v}" for r, v in members.items()]
+        (self.root / "models.yaml").write_text("\n".join(lines) + "\n")
+
+    def set_config(self, extra: str) -> None:
+        cfg = self.root / "artifacts.toml"
+        cfg.write_text(cfg.read_text() + extra)
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the real ``artifacts`` command in a subprocess against this workspace."""
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]), COLUMNS="200")
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "-w", str(self.root), *args],
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.root,
+        )
+
+
+PRODUCTION = {"detector": "det-v1", "tracker": "trk-v1"}
+
+
+@pytest.fixture
+def make_ws(tmp_path: Path) -> Callable[..., Ws]:
+    def make(name: str = "ws", games: int = 3, collections: dict[str, dict[str, str]] | None = None) -> Ws:
+        root = tmp_path / name
+        init_workspace(root, layers=ALL)
+        ws = Ws(root)
+        ws.set_config("entry_points = false\n")
+        ws.write_models(collections or {"production": dict(PRODUCTION), "staging": {"detector": "det-v1", "tracker": "trk-v2"}})
+        for i in range(games):
+            ws.add_game(f"g{i}")
+        return ws
+
+    return make
+
+
+@pytest.fixture
+def ws(make_ws: Callable[..., Ws]) -> Ws:
+    return make_ws()

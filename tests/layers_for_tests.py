@@ -1,0 +1,115 @@
+"""Small layers for the engine's tests: a 3-layer chain plus layers that fail on purpose.
+
+Behaviour is driven by the game's source content (never by global state), so each test
+decides what a game does by what it writes into the game's source file:
+
+* a source starting with ``FAIL`` makes ``t-frames`` raise a permanent error;
+* ``TRANSIENT <n>`` makes it fail transiently until ``n`` attempts were made (counted in a
+  file next to the source, since attempts may run in different worker processes);
+* ``SLOW <seconds>`` makes ``t-slow`` sleep that long.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from artifacts import BuildContext, Generator, Params, TransientError
+
+
+class FrameParams(Params):
+    scale: float = 1.0
+    stride: int = 1
+
+
+def _read(ctx: BuildContext, name: str) -> bytes:
+    with ctx.open_source(name) as f:
+        data: bytes = f.read()
+    return data
+
+
+class TFrames(Generator):
+    name = "t-frames"
+    version = "1"
+    Params = FrameParams
+    models = ("detector",)
+    sources = ("kind:video",)
+    outputs = ("detections.parquet",)
+
+    def build(self, ctx: BuildContext) -> None:
+        p = ctx.params
+        assert isinstance(p, FrameParams)
+        for name in ctx.source_names():
+            data = _read(ctx, name)
+            if data.startswith(b"FAIL"):
+                raise ValueError(f"cannot decode {name}: bad header")
+            if data.startswith(b"TRANSIENT"):
+                need = int(data.split()[1])
+                counter = Path(ctx.source(name).url + ".attempts")
+                n = int(counter.read_text()) + 1 if counter.exists() else 1
+                counter.write_text(str(n))
+                if n < need:
+                    raise TransientError("decoder", name, f"busy on attempt {n}", "retry")
+        weights = ctx.model("detector").read_bytes()
+        values = np.frombuffer(b"".join(_read(ctx, n) for n in ctx.source_names()), dtype=np.uint8)[:: p.stride]
+        table = pa.table({"i": np.arange(len(values)), "v": values.astype(np.float64) * p.scale + weights[0]})
+        ctx.write_table("detections.parquet", table)
+
+
+class TTracks(Generator):
+    name = "t-tracks"
+    version = "1"
+    upstream = ("t-frames",)
+    models = ("tracker",)
+    outputs = ("tracks.parquet",)
+
+    def build(self, ctx: BuildContext) -> None:
+        det = ctx.upstream("t-frames").table("detections.parquet")
+        bias = ctx.model("tracker").read_bytes()[0]
+        v = det.column("v").to_numpy()
+        ctx.write_table("tracks.parquet", pa.table({"track": ((v + bias) % 7).astype(np.int64)}))
+
+
+class TSummary(Generator):
+    name = "t-summary"
+    version = "1"
+    upstream = ("t-tracks",)
+    sources = ("shots",)
+    outputs = ("hist.zarr",)
+
+    def build(self, ctx: BuildContext) -> None:
+        tracks = ctx.upstream("t-tracks").table("tracks.parquet").column("track").to_numpy()
+        shots = len(_read(ctx, "shots").splitlines())
+        hist = np.bincount(tracks, minlength=7).astype(np.float32) * shots
+        arr = ctx.create_array("hist.zarr", shape=(7,), dtype="float32", chunks=(7,))
+        arr[:] = hist
+
+
+class SlowParams(Params):
+    default_sleep: float = 0.0
+
+
+class TSlow(Generator):
+    name = "t-slow"
+    version = "1"
+    Params = SlowParams
+    sources = ("kind:video",)
+    outputs = ("out.bin",)
+
+    def build(self, ctx: BuildContext) -> None:
+        p = ctx.params
+        assert isinstance(p, SlowParams)
+        data = b"".join(_read(ctx, n) for n in ctx.source_names())
+        delay = float(data.split()[1]) if data.startswith(b"SLOW") else p.default_sleep
+        path = ctx.output_path("out.bin")
+        with open(path, "wb") as f:
+            f.write(data[:16])
+            f.flush()
+            time.sleep(delay)  # the output is half written while we sleep: a kill here must not publish
+            f.write(data[16:])
+
+
+ALL = ["layers_for_tests:TFrames", "layers_for_tests:TTracks", "layers_for_tests:TSummary", "layers_for_tests:TSlow"]
