@@ -80,7 +80,8 @@ class Models:
         try:
             spec = ModelsSpec.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
+            # A misspelt field shows up twice (extra + missing); the extra one points at the typo.
+            err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
             loc = tuple(err["loc"])
             raise ModelsFileError(
                 f"{path}:{line_of(data, loc)} {dotted(loc)}",

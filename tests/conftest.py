@@ -82,7 +82,7 @@ class Ws:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]), COLUMNS="200")
         return subprocess.run(
             [sys.executable, "-m", "cli.main", "-w", str(self.root), *args],
-            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.root,
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.root if self.root.exists() else self.root.parent,
         )
 
 
