@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from artifacts.engine import Engine
@@ -237,6 +237,6 @@ class BuildRunner:
             FailureRecord(
                 layer=task.layer, game=task.game, key=task.key, error=outcome.error or "Error",
                 message=outcome.message or "", transient=outcome.transient, attempts=attempts,
-                at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host_name(), detail=outcome.detail,
+                at=datetime.now(UTC).isoformat(timespec="seconds"), host=host_name(), detail=outcome.detail,
             )
         )

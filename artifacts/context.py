@@ -53,7 +53,7 @@ class ArtifactReader:
 
         return pq.read_table(self.location(name), columns=columns, filesystem=None if self.store.local else self.store.fs)
 
-    def array(self, name: str) -> zarr.Array:
+    def array(self, name: str) -> zarr.Array[Any]:
         import zarr
 
         if self.store.local:
@@ -178,7 +178,7 @@ class BuildContext:
         pq.write_table(table, p, row_group_size=row_group_size, compression="zstd")
         return p
 
-    def create_array(self, name: str, shape: tuple[int, ...], dtype: Any, chunks: tuple[int, ...], **kwargs: Any) -> zarr.Array:
+    def create_array(self, name: str, shape: tuple[int, ...], dtype: Any, chunks: tuple[int, ...], **kwargs: Any) -> zarr.Array[Any]:
         """Create a zarr v3 array as output ``name``."""
         import zarr
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artifacts.catalog import Catalog
+from artifacts.catalog import Catalog, MissingSource
 from artifacts.dag import LayerDag
 from artifacts.errors import UnknownGameError
 from artifacts.keyplan import KeyPlan, LayerPlan, compute_layer_keys
@@ -112,7 +112,7 @@ class Engine:
             selected = sorted(set(games))
         else:
             selected = sorted(all_sources)
-        missing = []
+        missing: list[MissingSource] = []
         if refresh:
             all_sources, missing = self.catalog.refresh(all_sources, selected)
         plan = KeyPlan(coll, selected, {}, all_sources, missing)

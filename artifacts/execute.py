@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from artifacts.context import BuildContext, ModelHandle
 from artifacts.engine import Engine
 from artifacts.errors import ArtifactsError, BuildError, SourceError, TransientError
-from artifacts.context import BuildContext, ModelHandle
 from artifacts.layer import resolve_params
 from artifacts.manifest import Builder, Manifest, Timings, current_user, host_name, library_versions
 from artifacts.recipe import Recipe
@@ -49,7 +49,7 @@ class Outcome:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class TaskExecutor:

@@ -98,7 +98,7 @@ def resolve_params(cls: type[Generator], given: dict[str, Any]) -> tuple[Params,
         value = dumped[fname]
         if not finfo.is_required():
             default = finfo.get_default(call_default_factory=True, validated_data={})
-            if value == TypeAdapter(finfo.annotation).dump_python(default, mode="json"):
+            if value == TypeAdapter(finfo.annotation or Any).dump_python(default, mode="json"):
                 continue
         recipe_part[fname] = value
     return params, recipe_part

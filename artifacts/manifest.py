@@ -58,7 +58,7 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Literal[1] = MANIFEST_FORMAT
+    format: Literal[1] = 1
     layer: str
     game: str
     key: str

@@ -81,7 +81,7 @@ class Models:
             spec = ModelsSpec.model_validate(data)
         except ValidationError as exc:
             # A misspelt field shows up twice (extra + missing); the extra one points at the typo.
-            err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+            err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
             loc = tuple(err["loc"])
             raise ModelsFileError(
                 f"{path}:{line_of(data, loc)} {dotted(loc)}",

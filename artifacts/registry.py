@@ -60,7 +60,7 @@ class LayerRegistry:
                     raise LayerDefinitionError(
                         "layer entry point", ep.value, f"cannot be loaded ({exc})", f"fix or uninstall the package providing {ep.name}"
                     ) from exc
-                found[_check_class(obj, ep.value).name] = obj  # type: ignore[assignment]
+                found[_check_class(obj, ep.value).name] = obj
         for path in import_paths:
             obj = _import(path)
             found[_check_class(obj, path).name] = obj  # type: ignore[assignment]

@@ -57,12 +57,16 @@ def fingerprint(game: str, name: str, url: str) -> Fingerprint:
     except FileNotFoundError:
         raise _missing(game, name, url) from None
     etag = info.get("ETag") or info.get("etag")
-    mtime = info.get("mtime") or info.get("LastModified")
-    return Fingerprint(
-        int(info.get("size") or 0),
-        float(mtime.timestamp()) if hasattr(mtime, "timestamp") else (float(mtime) if mtime else None),
-        str(etag) if etag else None,
-    )
+    return Fingerprint(int(info.get("size") or 0), seconds_of(info.get("mtime") or info.get("LastModified")), str(etag) if etag else None)
+
+
+def seconds_of(stamp: Any) -> float | None:
+    """An fsspec info() time (datetime, number or absent) as seconds since the epoch."""
+    if stamp is None:
+        return None
+    if hasattr(stamp, "timestamp"):
+        return float(stamp.timestamp())
+    return float(stamp)
 
 
 def digest(game: str, name: str, url: str) -> str:

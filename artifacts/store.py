@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from artifacts.errors import StoreError
 from artifacts.hashing import hash_file
 from artifacts.manifest import FailureRecord, Manifest, OutputFile
+from artifacts.sources import seconds_of
 
 STORE_FORMAT = 1
 _KEY_LEN = 32
@@ -48,7 +49,7 @@ def new_attempt_id() -> str:
 
 
 def _attempt_owner(attempt: str) -> tuple[str, int] | None:
-    host, _, rest = attempt.rpartition("-")  # rest = uuid part
+    host, _, _uuid = attempt.rpartition("-")
     host, _, pid = host.rpartition("-")
     return (host, int(pid)) if pid.isdigit() else None
 
@@ -164,8 +165,7 @@ class Store:
         if self.local:
             return os.stat(path).st_mtime
         info = self.fs.info(path)
-        mtime = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
-        return float(mtime.timestamp()) if hasattr(mtime, "timestamp") else float(mtime)
+        return seconds_of(info.get("mtime") or info.get("LastModified") or info.get("created")) or 0.0
 
     # ----- reading ------------------------------------------------------------------------
 

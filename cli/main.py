@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -40,7 +40,7 @@ class State:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    workspace: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: current).")] = None,
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Workspace directory (default: current).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     ctx.obj = State(workspace or Path.cwd(), debug)
@@ -59,7 +59,7 @@ def _state(ctx: typer.Context) -> State:
 @app.command()
 def init(
     ctx: typer.Context,
-    directory: Annotated[Optional[Path], typer.Argument(help="Where to create it (default: the workspace).")] = None,
+    directory: Annotated[Path | None, typer.Argument(help="Where to create it (default: the workspace).")] = None,
     store: Annotated[str, typer.Option(help="Store URL or path relative to the workspace.")] = "store",
 ) -> None:
     """Create a workspace (artifacts.toml, models.yaml, catalog)."""
@@ -81,10 +81,10 @@ def _parse_pairs(values: list[str], kind: str, flag: str) -> list[SourceSpec]:
 @games_app.command("add")
 def games_add(
     ctx: typer.Context,
-    game: Annotated[Optional[str], typer.Argument(help="Game id.")] = None,
-    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="NAME=URL of a video (repeatable).")] = None,
-    annotation: Annotated[Optional[list[str]], typer.Option("--annotation", "-a", help="NAME=URL of an annotation file, e.g. shots.")] = None,
-    listing: Annotated[Optional[Path], typer.Option("--from", help="CSV or parquet with columns game, name, url[, kind].")] = None,
+    game: Annotated[str | None, typer.Argument(help="Game id.")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="NAME=URL of a video (repeatable).")] = None,
+    annotation: Annotated[list[str] | None, typer.Option("--annotation", "-a", help="NAME=URL of an annotation file, e.g. shots.")] = None,
+    listing: Annotated[Path | None, typer.Option("--from", help="CSV or parquet with columns game, name, url[, kind].")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace the named sources of an existing game.")] = False,
 ) -> None:
     """Register a game's sources (content digests computed once), or many from a listing."""
@@ -125,9 +125,9 @@ def layers(ctx: typer.Context) -> None:
 @app.command()
 def status(
     ctx: typer.Context,
-    layer: Annotated[Optional[list[str]], typer.Argument(help="Layers (default: all).")] = None,
-    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
-    game: Annotated[Optional[list[str]], typer.Option("--game", "-g")] = None,
+    layer: Annotated[list[str] | None, typer.Argument(help="Layers (default: all).")] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
+    game: Annotated[list[str] | None, typer.Option("--game", "-g")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One record per (layer, game).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 unless everything is FRESH.")] = False,
 ) -> None:
@@ -145,7 +145,7 @@ def explain(
     ctx: typer.Context,
     layer: str,
     game: str,
-    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print the recipe tree of LAYER for GAME, with upstream keys and states."""
@@ -160,8 +160,8 @@ def explain(
 def build(
     ctx: typer.Context,
     layer: Annotated[list[str], typer.Argument(help="Target layers.")],
-    game: Annotated[Optional[list[str]], typer.Option("--game", "-g")] = None,
-    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    game: Annotated[list[str] | None, typer.Option("--game", "-g")] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")] = os.cpu_count() or 1,
     retries: Annotated[int, typer.Option(min=0, help="Retries of transient failures.")] = 2,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each task with its reason; build nothing.")] = False,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, Ws
+from layers_for_tests import TFrames
 
 from artifacts import api
 from artifacts.layer import resolve_params
 from artifacts.recipe import ModelRef, Recipe, RecipeTemplate
-from layers_for_tests import TFrames
 
 D = "xxh3-128:" + "0" * 32
 REF = ModelRef(role="tracker", version="trk-v1", digest=D)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from layers_for_tests import TFrames, TSummary, TTracks
 
 from artifacts import Generator
 from artifacts.dag import LayerDag
 from artifacts.errors import LayerDefinitionError, UnknownLayerError
 from artifacts.registry import LayerRegistry
-from layers_for_tests import TFrames, TSummary, TTracks
 
 
 def test_a_users_package_is_found_through_its_entry_point(tmp_path: Path) -> None:

@@ -50,10 +50,9 @@ def test_publish_is_exclusive_first_writer_wins(tmp_path: Path) -> None:
 def test_uncommitted_attempt_is_invisible(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "s"))
     store.ensure()
-    with pytest.raises(RuntimeError):
-        with store.staging("l", "g", KEY, new_attempt_id()) as st:
-            (st.dir / "out.bin").write_bytes(b"half")
-            raise RuntimeError("builder crashed before commit")
+    with pytest.raises(RuntimeError), store.staging("l", "g", KEY, new_attempt_id()) as st:
+        (st.dir / "out.bin").write_bytes(b"half")
+        raise RuntimeError("builder crashed before commit")
     assert store.list_layer("l").committed == {}
     assert list((tmp_path / "s" / ".staging").iterdir()) == []
 
