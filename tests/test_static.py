@@ -20,7 +20,7 @@ def test_ruff_is_clean() -> None:
 
 
 def test_imports_point_one_way() -> None:
-    back = re.compile(r"^\s*(from|import)\s+(generators|cli)(\.|\s|$)", re.M)
+    back = re.compile(r"^\s*(from|import)\s+(generators|cli)(\.|\s|$)", re.MULTILINE)
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "artifacts").rglob("*.py") if back.search(p.read_text())]
-    offenders += [str(p.relative_to(REPO)) for p in (REPO / "generators").rglob("*.py") if re.search(r"^\s*(from|import)\s+cli(\.|\s|$)", p.read_text(), re.M)]
+    offenders += [str(p.relative_to(REPO)) for p in (REPO / "generators").rglob("*.py") if re.search(r"^\s*(from|import)\s+cli(\.|\s|$)", p.read_text(), re.MULTILINE)]
     assert offenders == []
