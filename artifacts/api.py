@@ -32,7 +32,7 @@ def status(
     """Status of ``layers`` (all when empty) x ``games`` (all when empty) under ``collection``."""
     targets = _targets(engine, layers)
     plan = engine.plan_keys(targets, collection, games)
-    engine.store.ensure()
+    engine.store.check_format()  # read-only: status never creates or changes the store
     return compute_status(engine.store, plan, targets, explain_causes)
 
 

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -118,19 +117,29 @@ class Store:
         """Absolute location of a manifest's ``data`` directory."""
         return self._p(relative)
 
-    def ensure(self) -> None:
-        """Create the store if absent; refuse a store of an unknown format."""
+    def check_format(self) -> bool:
+        """Refuse a store of an unknown format; True if the store exists. Never writes."""
         marker = self._p("STORE.json")
         try:
-            if self.fs.exists(marker):
-                fmt = json.loads(self.fs.cat_file(marker)).get("format")
-                if fmt != STORE_FORMAT:
-                    raise StoreError("store", self.url, f"has format {fmt}, this version reads {STORE_FORMAT}", "upgrade the artifacts package or use another store")
-                return
-            self.fs.makedirs(self.root, exist_ok=True)
-            self.fs.pipe_file(marker, json.dumps({"format": STORE_FORMAT}).encode())
+            raw = self.fs.cat_file(marker)
+        except FileNotFoundError:
+            return False
         except OSError as exc:
             raise StoreError("store", self.url, f"is not reachable ({exc})", "check the store URL in artifacts.toml") from exc
+        fmt = json.loads(raw).get("format")
+        if fmt != STORE_FORMAT:
+            raise StoreError("store", self.url, f"has format {fmt}, this version reads {STORE_FORMAT}", "upgrade the artifacts package or use another store")
+        return True
+
+    def ensure(self) -> None:
+        """Create the store if absent; refuse a store of an unknown format."""
+        if self.check_format():
+            return
+        try:
+            self.fs.makedirs(self.root, exist_ok=True)
+            self.fs.pipe_file(self._p("STORE.json"), json.dumps({"format": STORE_FORMAT}).encode())
+        except OSError as exc:
+            raise StoreError("store", self.url, f"cannot be created ({exc})", "check the store URL in artifacts.toml and its permissions") from exc
 
     # ----- listing ------------------------------------------------------------------------
 
@@ -312,7 +321,10 @@ class Store:
         for d in _entries(staging_dir):
             owner = _attempt_owner(d)
             if owner and owner[0] == me and not _pid_alive(owner[1]):
-                shutil.rmtree(staging_dir / d, ignore_errors=True)
+                try:
+                    shutil.rmtree(staging_dir / d)
+                except FileNotFoundError:  # another builder on this host swept it first
+                    continue
                 removed += 1
         return removed
 
@@ -323,6 +335,3 @@ def _entries(path: Path) -> list[str]:
     except FileNotFoundError:
         return []
 
-
-def read_json(fs: Any, path: str) -> Any:
-    return json.loads(fs.cat_file(path))

@@ -142,3 +142,9 @@ def test_json_record_shape(ws: Ws) -> None:
     [rec] = [e.record() for e in report.entries]
     assert rec["state"] == "STALE" and rec["game"] == "g0" and rec["layer"] == "t-tracks"
     assert rec["causes"] == [{"kind": "model", "layer": "t-tracks", "name": "tracker", "old": "trk-v1", "new": "trk-v2", "via": None, "text": "tracker trk-v1 -> trk-v2"}]
+
+
+def test_status_never_writes_the_store(ws: Ws) -> None:
+    report = api.status(ws.engine())
+    assert {e.state for e in report.entries} == {State.MISSING}
+    assert not (ws.root / "store").exists()
