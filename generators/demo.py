@@ -12,7 +12,7 @@ import numpy as np
 
 from artifacts.catalog import SourceSpec
 from artifacts.engine import Engine
-from artifacts.hashing import hash_file
+from artifacts.hashing import hash_bytes
 from artifacts.workspace import init_workspace
 
 DEMO_GAMES = ("demo-g01", "demo-g02", "demo-g03", "demo-g04")
@@ -34,25 +34,37 @@ def _seeded_bytes(seed: int, n: int) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
 
 
-def make_demo_workspace(root: Path) -> Engine:
-    """Create or reuse the demo workspace at ``root`` and return its engine."""
-    root = root.resolve()
-    init_workspace(root)
-    lines = ["# Demo models: seeded weights written by 'artifacts demo'.", "schema: 1", "roles:"]
+def demo_models_yaml() -> str:
+    """The demo's models.yaml text. Seeded weights make the digests constant; the repository's
+    top-level models.yaml is this text (a test keeps them equal)."""
+    lines = [
+        "# Model registry of the embedded demo (see docs/registry.md). The weights files are",
+        "# seeded and written by 'artifacts demo' into the workspace's weights/ directory.",
+        "schema: 1",
+        "roles:",
+    ]
     for r_idx, (role, versions) in enumerate(DEMO_MODELS.items()):
         lines += [f"  {role}:", "    versions:"]
         for v_idx, version in enumerate(versions):
-            w = root / "weights" / f"{version}.bin"
-            _write_once(w, _seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))
-            lines += [f"      {version}:", f"        weights: weights/{version}.bin", f"        digest: {hash_file(w)}"]
+            digest = hash_bytes(_seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))
+            lines += [f"      {version}:", f"        weights: weights/{version}.bin", f"        digest: {digest}"]
     lines += ["collections:", "  production:"]
     lines += [f"    {role}: {versions[0]}" for role, versions in DEMO_MODELS.items()]
     lines += ["  staging:  # production with the new tracker"]
     lines += [f"    {role}: {versions[-1]}" for role, versions in DEMO_MODELS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def make_demo_workspace(root: Path) -> Engine:
+    """Create or reuse the demo workspace at ``root`` and return its engine."""
+    root = root.resolve()
+    init_workspace(root)
+    for r_idx, (_role, versions) in enumerate(DEMO_MODELS.items()):
+        for v_idx, version in enumerate(versions):
+            _write_once(root / "weights" / f"{version}.bin", _seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))
     models = root / "models.yaml"
-    text = "\n".join(lines) + "\n"
     if not models.exists() or "schema: 1\nroles: {}" in models.read_text():
-        models.write_text(text)
+        models.write_text(demo_models_yaml())
     engine = Engine.open(root)
     known = engine.catalog.sources()
     entries = []
