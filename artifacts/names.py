@@ -21,35 +21,29 @@ _SOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 GAME_ID_RULE = "use 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..'"
 
 
+def _check(pattern: re.Pattern[str], value: str, thing: str, rule: str) -> str:
+    if not pattern.fullmatch(value):
+        raise InvalidNameError(thing, value, f"is not a valid {thing}", rule)
+    return value
+
+
 def check_game_id(game: str) -> str:
     """Return ``game`` if it is a valid game id, else raise :class:`InvalidNameError`."""
-    if not _GAME.fullmatch(game) or ".." in game:
+    if ".." in game:
         raise InvalidNameError("game id", game, "is not a valid game id", GAME_ID_RULE)
-    return game
+    return _check(_GAME, game, "game id", GAME_ID_RULE)
 
 
 def check_layer_name(name: str) -> str:
     """Return ``name`` if it is a valid layer name."""
-    if not _LAYER.fullmatch(name):
-        raise InvalidNameError(
-            "layer name", name, "is not a valid layer name", "use a-z 0-9 - _, starting with a letter"
-        )
-    return name
+    return _check(_LAYER, name, "layer name", "use a-z 0-9 - _, starting with a letter")
 
 
 def check_role(name: str) -> str:
     """Return ``name`` if it is a valid model role."""
-    if not _LAYER.fullmatch(name):
-        raise InvalidNameError(
-            "model role", name, "is not a valid role name", "use a-z 0-9 - _, starting with a letter"
-        )
-    return name
+    return _check(_LAYER, name, "role name", "use a-z 0-9 - _, starting with a letter")
 
 
 def check_source_name(name: str) -> str:
     """Return ``name`` if it is a valid source name."""
-    if not _SOURCE.fullmatch(name):
-        raise InvalidNameError(
-            "source name", name, "is not a valid source name", "use 1-64 of A-Z a-z 0-9 _ -"
-        )
-    return name
+    return _check(_SOURCE, name, "source name", "use 1-64 of A-Z a-z 0-9 _ -")

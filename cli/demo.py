@@ -15,20 +15,21 @@ def run_demo(root: Path, jobs: int, console: Console) -> int:
     """Build every layer under ``production``; then switch to ``staging`` (new tracker),
     show status and rebuild: only the tracker-dependent layers are recomputed."""
     engine = make_demo_workspace(root)
+
+    def build_all(collection: str) -> api.BuildReport:
+        report = api.build(engine, [], collection, jobs=jobs)
+        if report.result is not None:
+            console.print(summary_table(report.result))
+        else:
+            console.print(f"every artifact already FRESH under {collection}: the demo workspace is reused")
+        return report
+
     console.rule("1. build every layer under collection 'production'")
-    report = api.build(engine, [], "production", jobs=jobs)
-    if report.result is not None:
-        console.print(summary_table(report.result))
-    else:
-        console.print("every artifact already FRESH: the demo workspace is reused")
+    report = build_all("production")
     console.rule("2. status under 'staging' (tracker trk-v1 -> trk-v2)")
     print_status(console, api.status(engine, collection="staging"))
     console.rule("3. build under 'staging': only what the tracker change touched")
-    staged = api.build(engine, [], "staging", jobs=jobs)
-    if staged.result is not None:
-        console.print(summary_table(staged.result))
-    else:
-        console.print("every artifact already FRESH under staging")
+    staged = build_all("staging")
     print_status(console, api.status(engine, collection="staging"))
     console.print(f"demo workspace: {engine.workspace.root}  (try: artifacts -w {engine.workspace.root} explain demo-heatmaps demo-g01)")
     return 0 if report.ok() and staged.ok() else 1

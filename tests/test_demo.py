@@ -20,7 +20,7 @@ def test_demo_builds_then_reuses(tmp_path: Path) -> None:
     assert "tracker trk-v1 -> trk-v2 (via demo-tracks)" in text
     buf2 = io.StringIO()
     assert run_demo(tmp_path / "demo", 1, Console(file=buf2, width=200)) == 0
-    assert "every artifact already FRESH: the demo workspace is reused" in buf2.getvalue()
+    assert "every artifact already FRESH under production: the demo workspace is reused" in buf2.getvalue()
     from generators.demo import make_demo_workspace
 
     e = make_demo_workspace(tmp_path / "demo")
