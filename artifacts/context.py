@@ -22,6 +22,7 @@ from artifacts.sources import fingerprint, local_path, open_source
 from artifacts.store import Staging, Store
 
 if TYPE_CHECKING:
+    import polars as pl
     import pyarrow as pa
     import zarr
 
@@ -52,6 +53,12 @@ class ArtifactReader:
         import pyarrow.parquet as pq
 
         return pq.read_table(self.location(name), columns=columns, filesystem=None if self.store.local else self.store.fs)
+
+    def frame(self, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """A parquet output as a polars DataFrame (zero-copy from Arrow where possible)."""
+        import polars as pl
+
+        return pl.from_arrow(self.table(name, columns))  # type: ignore[return-value]
 
     def array(self, name: str) -> zarr.Array[Any]:
         import zarr
@@ -170,12 +177,16 @@ class BuildContext:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-    def write_table(self, name: str, table: pa.Table, row_group_size: int = PARQUET_ROW_GROUP) -> Path:
-        """Write a parquet table (zstd, 65,536-row groups) as output ``name``."""
+    def write_table(self, name: str, table: pa.Table | pl.DataFrame, row_group_size: int = PARQUET_ROW_GROUP) -> Path:
+        """Write a pyarrow Table or polars DataFrame as parquet output ``name``.
+
+        zstd-compressed with 65,536-row groups, so that a frame-range read touches few groups.
+        """
         import pyarrow.parquet as pq
 
         p = self.output_path(name)
-        pq.write_table(table, p, row_group_size=row_group_size, compression="zstd")
+        arrow = table.to_arrow() if hasattr(table, "to_arrow") else table
+        pq.write_table(arrow, p, row_group_size=row_group_size, compression="zstd")
         return p
 
     def create_array(self, name: str, shape: tuple[int, ...], dtype: Any, chunks: tuple[int, ...], **kwargs: Any) -> zarr.Array[Any]:

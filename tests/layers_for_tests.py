@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from artifacts import BuildContext, Generator, Params, TransientError
@@ -67,10 +68,9 @@ class TTracks(Generator):
     outputs = ("tracks.parquet",)
 
     def build(self, ctx: BuildContext) -> None:
-        det = ctx.upstream("t-frames").table("detections.parquet")
+        det = ctx.upstream("t-frames").frame("detections.parquet")  # polars in, polars out
         bias = ctx.model("tracker").read_bytes()[0]
-        v = det.column("v").to_numpy()
-        ctx.write_table("tracks.parquet", pa.table({"track": ((v + bias) % 7).astype(np.int64)}))
+        ctx.write_table("tracks.parquet", det.select(((pl.col("v") + bias) % 7).cast(pl.Int64).alias("track")))
 
 
 class TSummary(Generator):
