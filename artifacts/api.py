@@ -16,10 +16,16 @@ from artifacts.keyplan import KeyPlan
 from artifacts.status import StatusReport, compute_status
 
 
-def _targets(engine: Engine, layers: list[str] | None) -> list[str]:
+def _targets(engine: Engine, layers: list[str] | None, collection: str | None) -> tuple[list[str], dict[str, str]]:
+    """The layers a command acts on, and the layers left out because they cannot run.
+
+    Named layers are taken as asked (a missing role is then an error naming it); with no
+    name, every layer that the collection can run.
+    """
     if layers:
-        return [engine.registry.get(l).name for l in layers]
-    return list(engine.dag.order)
+        return [engine.registry.get(l).name for l in layers], {}
+    unavailable = engine.unavailable_layers(collection)
+    return [n for n in engine.dag.order if n not in unavailable], unavailable
 
 
 def status(
@@ -30,14 +36,17 @@ def status(
     explain_causes: bool = True,
 ) -> StatusReport:
     """Status of ``layers`` (all when empty) x ``games`` (all when empty) under ``collection``."""
-    targets = _targets(engine, layers)
+    targets, unavailable = _targets(engine, layers, collection)
     plan = engine.plan_keys(targets, collection, games)
     engine.store.check_format()  # read-only: status never creates or changes the store
-    return compute_status(engine.store, plan, targets, explain_causes)
+    report = compute_status(engine.store, plan, targets, explain_causes)
+    report.unavailable = unavailable
+    return report
 
 
 def explain_artifact(engine: Engine, layer: str, game: str, collection: str | None = None) -> ExplainNode:
     plan = engine.plan_keys([layer], collection, [game])
+    engine.store.check_format()
     return explain(engine.store, plan, engine.registry.get(layer).name, game)
 
 
@@ -67,10 +76,13 @@ def build(
     on_plan: Callable[[list[Task]], None] | None = None,
 ) -> BuildReport:
     """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build`."""
-    targets = _targets(engine, layers)
+    targets, _unavailable = _targets(engine, layers, collection)
     closure = engine.dag.closure(targets)
     plan = engine.plan_keys(closure, collection, games)
-    engine.store.ensure()
+    if dry_run:
+        engine.store.check_format()  # a dry run writes nothing
+    else:
+        engine.store.ensure()
     before = compute_status(engine.store, plan, closure, explain=True)
     tasks = plan_tasks(before, plan)
     if on_plan is not None:

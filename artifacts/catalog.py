@@ -194,7 +194,11 @@ def read_listing(path: Path) -> list[tuple[str, list[SourceSpec]]]:
 
     if not path.is_file():
         raise UsageError("listing", str(path), "not found", "pass an existing CSV or parquet file")
-    table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+    import pyarrow as pa
+
+    # Game ids like 0021500575 are text: never let CSV type inference turn them into numbers.
+    as_text = pacsv.ConvertOptions(column_types={c: pa.string() for c in ("game", "name", "url", "kind")})
+    table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path, convert_options=as_text)
     cols = set(table.column_names)
     need = {"game", "name", "url"}
     if not need <= cols:

@@ -95,7 +95,7 @@ class ModelHandle:
             raise ModelWeightsError(
                 f"model {self.ref.label()}", path,
                 f"weights digest is {actual} but models.yaml records {self.ref.digest}",
-                "register the changed file as a new version ('artifacts models register') or restore the original",
+                "restore the original file, or register the changed one as a new version in models.yaml",
             )
         return path
 

@@ -92,6 +92,17 @@ class Engine:
             if g not in known:
                 raise UnknownGameError("game", g, "is not registered in this workspace", "see 'artifacts games list' or register it with 'artifacts games add'")
 
+    def unavailable_layers(self, collection: str | None = None) -> dict[str, str]:
+        """Layers that cannot run under ``collection`` (it lacks a model role they or their
+        upstream need), with the reason. Commands that name no layer leave these out."""
+        members = self.models.collection(self.collection_name(collection))
+        out: dict[str, str] = {}
+        for name in self.dag.order:
+            lacking = sorted({r for n in self.dag.closure([name]) for r in self.registry.get(n).models} - set(members))
+            if lacking:
+                out[name] = f"collection {self.collection_name(collection)} has no {', '.join(lacking)}"
+        return out
+
     def plan_keys(
         self,
         layers: list[str],
@@ -106,6 +117,9 @@ class Engine:
         """
         coll = self.collection_name(collection)
         names = self.dag.closure(layers)
+        for configured in self.workspace.config.params:
+            if configured not in self.registry:
+                self.registry.get(configured)  # raises UnknownLayerError with a suggestion
         all_sources = self.catalog.sources()
         if games:
             self.check_games(games, all_sources)  # type: ignore[arg-type]

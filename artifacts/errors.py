@@ -59,7 +59,9 @@ class ModelsFileError(ConfigError):
 
 
 class SourceError(ArtifactsError):
-    """A game's source file is missing or unreadable."""
+    """A game's source file is missing or unreadable (bad input: exit code 2 on the CLI)."""
+
+    exit_code = 2
 
 
 class ModelWeightsError(ArtifactsError):

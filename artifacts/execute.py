@@ -86,6 +86,8 @@ class TaskExecutor:
                 role: ModelHandle(ref, engine.models.weights_url(role, ref.version), self._verified)
                 for role, ref in recipe.models.items()
             }
+            for handle in models.values():
+                handle.path()  # verifies the digest: a recipe must not claim weights it did not check
             store = engine.store
             store.sweep_dead_attempts(spec.layer, spec.game, spec.key)
             attempt = new_attempt_id()

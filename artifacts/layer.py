@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
 
 class Params(BaseModel):
-    """Base class of layer parameters: strict, immutable values."""
+    """Base class of layer parameters: strict (no "2" for 2.0), immutable values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Generator:

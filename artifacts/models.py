@@ -7,7 +7,7 @@ Schema (see docs/registry.md)::
       tracker:
         versions:
           trk-v1:
-            weights: weights/tracker-v1.safetensors   # any fsspec URL; relative to models.yaml
+            weights: weights/tracker-v1.safetensors   # local path, relative to models.yaml
             digest: xxh3-128:0123...                   # content digest of the weights file
     collections:
       production:
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -52,7 +52,7 @@ class ModelsSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: int = Field(1, alias="schema")
+    schema_version: Literal[1] = Field(1, alias="schema")
     roles: dict[str, RoleSpec] = {}
     collections: dict[str, dict[str, str]] = {}
 

@@ -88,9 +88,11 @@ class RecipeTemplate:
                 layer=layer, generator_version=generator_version, params=params, models=models
             ).canonical()
         )
-        # Sorted keys put "sources" and "upstream" last, so the per-game part is a suffix.
-        cut = whole.index(',"sources":')
-        self._prefix = domain_prefix(RECIPE_TAG) + whole[:cut].encode()
+        # Sorted keys put "sources" and "upstream" last, so the per-game part is a suffix. Cut
+        # exactly that suffix: a param or role may itself be called "sources".
+        empty_tail = ',"sources":{},"upstream":{}}'
+        assert whole.endswith(empty_tail)
+        self._prefix = domain_prefix(RECIPE_TAG) + whole[: -len(empty_tail)].encode()
 
     def key(self, sources: dict[str, str], upstream: dict[str, str]) -> str:
         """Key of the recipe with these per-game parts (values must be plain str)."""

@@ -60,7 +60,13 @@ class LayerRegistry:
                     raise LayerDefinitionError(
                         "layer entry point", ep.value, f"cannot be loaded ({exc})", f"fix or uninstall the package providing {ep.name}"
                     ) from exc
-                found[_check_class(obj, ep.value).name] = obj
+                cls_ = _check_class(obj, ep.value)
+                if cls_.name in found and found[cls_.name] is not cls_:
+                    raise LayerDefinitionError(
+                        "layer", cls_.name, f"is provided by two installed packages ({ep.value} and another)",
+                        "uninstall one, or pick one with layers = [...] and entry_points = false",
+                    )
+                found[cls_.name] = cls_
         for path in import_paths:
             obj = _import(path)
             found[_check_class(obj, path).name] = obj  # type: ignore[assignment]

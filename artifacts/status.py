@@ -100,6 +100,7 @@ class StatusReport:
     collection: str
     layers: list[str]
     entries: list[Entry]
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {l: {s.value: 0 for s in State} for l in self.layers}

@@ -297,10 +297,11 @@ class Store:
             return
 
     def sweep_dead_attempts(self, layer: str, game: str, key: str) -> int:
-        """Remove this host's uncommitted files of (layer, game, key) whose builder is dead.
+        """Remove uncommitted files of dead builders on this host: data directories of
+        (layer, game, key) not referenced by its manifest, and any staging directory.
 
         Called before building a key, so a crashed (kill -9) attempt leaves no garbage once
-        the key is rebuilt. Only attempts of this host are judged: a pid says nothing about
+        work resumes. Only attempts of this host are judged: a pid says nothing about
         another machine's processes.
         """
         if not self.local:

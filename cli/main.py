@@ -134,7 +134,7 @@ def status(
     """FRESH / STALE / MISSING / FAILED per (layer, game), with causes of staleness."""
     report = api.status(_state(ctx).engine(), layer, collection, game)
     if as_json:
-        print(json.dumps({"collection": report.collection, "counts": report.counts(), "artifacts": [e.record() for e in report.entries]}, indent=1))
+        print(json.dumps({"collection": report.collection, "counts": report.counts(), "unavailable": report.unavailable, "artifacts": [e.record() for e in report.entries]}, indent=1))
     else:
         print_status(out, report)
     _exit(1 if check and not report.all_fresh() else 0)
@@ -196,7 +196,8 @@ def build(
     if report.result is not None:
         out.print(summary_table(report.result))
         for ev in failures:
-            out.print(f"[red]FAILED[/] {ev.task.layer} {ev.task.game}: {ev.message}")
+            label = "FAILED" if ev.kind == "failed" else "BLOCKED"
+            out.print(f"[red]{label}[/] {ev.task.layer} {ev.task.game}: {ev.message}")
     elif not dry_run:
         out.print("nothing to build: every requested artifact is FRESH")
     _exit(0 if report.ok() else 1)

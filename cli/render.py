@@ -25,6 +25,8 @@ def status_table(report: StatusReport) -> Table:
 
 def print_status(console: Console, report: StatusReport, max_games: int = 5) -> None:
     console.print(status_table(report))
+    for layer, why in report.unavailable.items():
+        console.print(f"[dim]not shown: {layer} ({why})[/]", highlight=False)
     for g in report.groups():
         n = len(g.games)
         shown = ", ".join(g.games[:max_games]) + (f", ... (+{n - max_games})" if n > max_games else "")

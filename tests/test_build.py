@@ -130,7 +130,7 @@ def test_changed_model_weights_under_unchanged_version_fail_the_build(ws: Ws) ->
     assert not report.ok()
     assert report.result is not None
     msg = report.result.events[("t-frames", "g0")].message or ""
-    assert "model detector det-v1" in msg and "weights digest is xxh3-128:" in msg and "artifacts models register" in msg
+    assert "model detector det-v1" in msg and "weights digest is xxh3-128:" in msg and "register the changed one as a new version" in msg
 
 
 def test_manifest_is_plain_json_with_recipe(ws: Ws) -> None:

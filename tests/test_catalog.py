@@ -72,3 +72,10 @@ def test_listing_lacking_columns(tmp_path: Path) -> None:
     csv.write_text("game,url\na,b\n")
     with pytest.raises(UsageError, match=r"lacks columns \['name'\]"):
         read_listing(csv)
+
+
+def test_csv_listing_keeps_numeric_looking_game_ids_as_text(tmp_path: Path) -> None:
+    csv = tmp_path / "games.csv"
+    csv.write_text("game,name,url\n0021500575,cam0,/v.mp4\n")
+    [(game, specs)] = read_listing(csv)
+    assert game == "0021500575" and specs[0].name == "cam0"

@@ -61,7 +61,7 @@ def test_collection_naming_an_unregistered_version(ws: Ws) -> None:
 
 def test_missing_source_file_on_registration(ws: Ws, tmp_path: Path) -> None:
     r = ws.cli("games", "add", "g9", "--source", f"cam0={tmp_path / 'nowhere.mp4'}")
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert one_line(r.stderr) == (
         f"error: source cam0 of game g9 '{tmp_path / 'nowhere.mp4'}': not found; restore the file or "
         "re-register it with 'artifacts games add g9 --source cam0=URL --replace'"
@@ -113,3 +113,30 @@ def test_bad_param_value_names_layer_and_field(ws: Ws) -> None:
 def test_typer_usage_errors_exit_2(ws: Ws) -> None:
     r = ws.cli("build")
     assert r.returncode == 2
+
+
+def test_params_for_an_unknown_layer_are_an_error(ws: Ws) -> None:
+    ws.set_config("\n[params.t-frame]\nscale = 2.0\n")
+    r = ws.cli("status")
+    assert r.returncode == 2
+    assert one_line(r.stderr) == "error: layer 't-frame': is not a registered layer; did you mean 't-frames'?"
+
+
+def test_unsupported_models_schema_version(ws: Ws) -> None:
+    models = ws.root / "models.yaml"
+    models.write_text(models.read_text().replace("schema: 1", "schema: 7"))
+    r = ws.cli("status")
+    assert r.returncode == 2
+    assert one_line(r.stderr).startswith(f"error: {models}:1 schema: Input should be 1")
+
+
+def test_fresh_workspace_status_leaves_out_layers_its_collection_cannot_run(tmp_path: Path) -> None:
+    # A new workspace sees the packaged demo layers through entry points but has no models:
+    # status must still work and say what it left out, not fail.
+    ws = Ws(tmp_path / "new")
+    assert ws.cli("init", str(ws.root)).returncode == 0
+    r = ws.cli("status")
+    assert r.returncode == 0, r.stderr
+    assert "not shown: demo-frames (collection production has no crop_encoder, detector)" in r.stdout
+    named = ws.cli("status", "demo-frames")
+    assert named.returncode == 2 and "has no version for role needed by layer demo-frames" in named.stderr

@@ -122,3 +122,13 @@ def test_moving_the_workspace_leaves_keys_unchanged(ws: Ws, tmp_path: Path) -> N
     after = api.status(moved_ws.engine())
     assert [(e.layer, e.game, e.key) for e in before.entries] == [(e.layer, e.game, e.key) for e in after.entries]
     assert all(e.key for e in after.entries)
+
+
+def test_template_with_a_param_or_role_named_sources() -> None:
+    odd = Recipe(
+        layer="l", generator_version="1", params={"sources": {"upstream": 1}, "a": 2},
+        models={"sources": ModelRef(role="sources", version="v", digest=D)},
+        sources={"cam0": D}, upstream={"u": "a" * 32},
+    )
+    t = RecipeTemplate(odd.layer, odd.generator_version, odd.params, odd.models)
+    assert t.key(odd.sources, odd.upstream) == odd.key()
