@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import JsonValue
+
 from artifacts.catalog import Source
 from artifacts.errors import BuildError, ModelWeightsError, SourceError
 from artifacts.hashing import hash_file, hash_stream
@@ -125,6 +127,7 @@ class BuildContext:
         self._sources = sources
         self._models = models
         self.read_keys: dict[str, str] = {}
+        self.contracts: dict[str, JsonValue] = {}
 
     # ----- inputs -------------------------------------------------------------------------
 
@@ -168,6 +171,11 @@ class BuildContext:
             return hash_stream(f)
 
     # ----- outputs ------------------------------------------------------------------------
+
+    def record_contract(self, name: str, value: JsonValue) -> None:
+        """Record a contract value of the outputs (e.g. ``embedding_dim``) in the manifest;
+        ``artifacts check`` compares it with what the producing model ``provides``."""
+        self.contracts[name] = value
 
     def output_path(self, name: str) -> Path:
         """Local path in staging for output ``name`` (parent directories created)."""

@@ -109,11 +109,13 @@ class Engine:
         collection: str | None = None,
         games: list[str] | None = None,
         refresh: bool = True,
+        overrides: dict[str, str] | None = None,
     ) -> KeyPlan:
         """Expected keys of ``layers`` and everything upstream of them, for ``games``.
 
         ``refresh`` re-checks source fingerprints first (a stat per source; content is hashed
-        again only for sources whose size or mtime changed).
+        again only for sources whose size or mtime changed). ``overrides`` (role -> version)
+        plans the collection as it would be after promoting those versions.
         """
         coll = self.collection_name(collection)
         names = self.dag.closure(layers)
@@ -133,7 +135,7 @@ class Engine:
         for name in names:
             gen = self.registry.get(name)
             params, recipe_params = resolve_params(gen, self.workspace.config.params.get(name, {}))
-            refs = self.models.refs_for(coll, gen.models, name)
+            refs = self.models.refs_for(coll, gen.models, name, overrides)
             lp = LayerPlan(
                 name, RecipeTemplate(name, gen.version, recipe_params, refs), params, gen.sources, gen.upstream
             )

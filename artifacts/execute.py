@@ -107,6 +107,7 @@ class TaskExecutor:
                     recipe=recipe,
                     data=store.data_dir_for(staging),
                     outputs=outputs,
+                    contracts=ctx.contracts,
                     timings=Timings(started=started, finished=_now(), build_s=build_s, total_s=time.perf_counter() - t0),
                     builder=Builder(host=self._host, user=self._user, pid=_pid(), attempt=attempt, versions=self._versions),
                 )

@@ -11,6 +11,7 @@ compute its recipe without running it, and implements :meth:`Generator.build`::
         models = ("tracker",)              # model roles it runs
         sources = ()                       # source selectors: "kind:video", or name patterns
         outputs = ("tracks.parquet",)      # files or zarr arrays it must write
+        contracts = {}                     # contract name -> role whose `provides` it follows
 
         def build(self, ctx: BuildContext) -> None: ...
 
@@ -49,6 +50,7 @@ class Generator:
     models: ClassVar[tuple[str, ...]] = ()
     sources: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
+    contracts: ClassVar[dict[str, str]] = {}
     description: ClassVar[str] = ""
 
     def build(self, ctx: BuildContext) -> None:
@@ -75,6 +77,9 @@ def validate_generator(cls: type[Generator], origin: str) -> type[Generator]:
         check_layer_name(up)
     for role in cls.models:
         check_role(role)
+    for name, role in cls.contracts.items():
+        if role not in cls.models:
+            raise LayerDefinitionError(f"generator {origin}", name, f"follows role {role}, which the layer does not declare in models", "add the role or fix the contract")
     return cls
 
 

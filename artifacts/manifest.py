@@ -13,7 +13,7 @@ import platform
 import socket
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from artifacts.recipe import Recipe
 
@@ -65,6 +65,7 @@ class Manifest(BaseModel):
     recipe: Recipe
     data: str
     outputs: list[OutputFile]
+    contracts: dict[str, JsonValue] = {}
     timings: Timings
     builder: Builder
 

@@ -22,7 +22,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from artifacts.errors import ModelsFileError, UsageError
 from artifacts.names import check_role
@@ -30,31 +30,68 @@ from artifacts.recipe import ModelRef
 from artifacts.yamlfile import dotted, line_of, load_yaml
 
 
+class TrainedOn(BaseModel):
+    """One artifact a model was trained on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layer: str
+    game: str
+    key: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
 class ModelVersion(BaseModel):
-    """One version of a role: where its weights are and what their digest is."""
+    """One version of a role: its weights, its lineage and its contracts.
+
+    ``trained_with`` names the upstream models (role -> version) it was trained with;
+    ``trained_on`` the artifacts it was trained on. ``provides`` are contracts of its outputs
+    (``embedding_dim: 64``); ``expects`` what it requires of other roles' models
+    (``crop_encoder: {embedding_dim: 64}``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     weights: str
     digest: str = Field(pattern=r"^xxh3-128:[0-9a-f]{32}$")
+    description: str = ""
+    trained_with: dict[str, str] = {}
+    trained_on: list[TrainedOn] = []
+    provides: dict[str, JsonValue] = {}
+    expects: dict[str, dict[str, JsonValue]] = {}
 
 
 class RoleSpec(BaseModel):
-    """All registered versions of one model role."""
+    """All registered versions of one model role.
+
+    ``trains_on`` lists the layers whose artifacts this role's training reads; ``impact``
+    uses it to order retraining after precompute when a version records no ``trained_on``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    description: str = ""
+    trains_on: list[str] = []
     versions: dict[str, ModelVersion]
+
+
+class Evaluation(BaseModel):
+    """A evaluation run (e.g. PTFE) that must be redone after the roles it reads change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    after: list[str]
 
 
 class ModelsSpec(BaseModel):
     """The validated content of models.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     schema_version: Literal[1] = Field(1, alias="schema")
     roles: dict[str, RoleSpec] = {}
     collections: dict[str, dict[str, str]] = {}
+    evaluations: dict[str, Evaluation] = {}
 
     @field_validator("roles")
     @classmethod
@@ -62,6 +99,14 @@ class ModelsSpec(BaseModel):
         for role in roles:
             check_role(role)
         return roles
+
+
+def models_json_schema() -> dict[str, Any]:
+    """JSON Schema of models.yaml, for editors (see docs/models.schema.json)."""
+    schema = ModelsSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "models.yaml"
+    return schema
 
 
 class Models:
@@ -91,7 +136,31 @@ class Models:
             ) from exc
         models = cls(path, spec)
         models._check_collections(data)
+        models._check_references(data)
         return models
+
+    def _where(self, data: Any, loc: tuple[str | int, ...]) -> str:
+        return f"{self.path}:{line_of(data, loc)} {dotted(loc)}"
+
+    def _check_references(self, data: Any) -> None:
+        """trained_with, expects and evaluations must name registered roles and versions."""
+        roles = self.spec.roles
+        for role, rs in roles.items():
+            for version, mv in rs.versions.items():
+                for up, up_version in mv.trained_with.items():
+                    loc: tuple[str | int, ...] = ("roles", role, "versions", version, "trained_with", up)
+                    if up not in roles:
+                        raise ModelsFileError(self._where(data, loc), up, "names an unknown role", "register that role or fix the name")
+                    if up_version not in roles[up].versions:
+                        raise ModelsFileError(self._where(data, loc), up_version, f"is not a registered version of {up}", f"use one of {sorted(roles[up].versions)}")
+                for up in mv.expects:
+                    if up not in roles:
+                        loc = ("roles", role, "versions", version, "expects", up)
+                        raise ModelsFileError(self._where(data, loc), up, "names an unknown role", "register that role or fix the name")
+        for name, ev in self.spec.evaluations.items():
+            for i, role in enumerate(ev.after):
+                if role not in roles:
+                    raise ModelsFileError(self._where(data, ("evaluations", name, "after", i)), role, "names an unknown role", "register that role or fix the name")
 
     def _check_collections(self, data: Any) -> None:
         for name, members in self.spec.collections.items():
@@ -125,9 +194,12 @@ class Models:
             return weights
         return str((self.path.parent / weights).resolve())
 
-    def refs_for(self, collection: str, roles: tuple[str, ...], layer: str) -> dict[str, ModelRef]:
-        """Model refs of ``roles`` under ``collection``; a role it lacks is an error naming the layer."""
-        members = self.collection(collection)
+    def refs_for(
+        self, collection: str, roles: tuple[str, ...], layer: str, overrides: dict[str, str] | None = None
+    ) -> dict[str, ModelRef]:
+        """Model refs of ``roles`` under ``collection`` with ``overrides`` (role -> version)
+        applied; a role it lacks is an error naming the layer."""
+        members = self.collection(collection) | (overrides or {})
         out: dict[str, ModelRef] = {}
         for role in roles:
             if role not in members:

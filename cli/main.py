@@ -18,11 +18,16 @@ from artifacts.engine import Engine
 from artifacts.errors import UsageError
 from artifacts.workspace import init_workspace
 from cli.errors import run_cli
+from cli.models_cmd import check, impact, models_app, promote
 from cli.render import explain_tree, print_plan, print_status, summary_table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
 games_app = typer.Typer(no_args_is_help=True, help="Register and list games.")
 app.add_typer(games_app, name="games")
+app.add_typer(models_app, name="models")
+app.command()(promote)
+app.command()(impact)
+app.command()(check)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)

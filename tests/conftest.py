@@ -87,7 +87,7 @@ class Ws:
         )
 
 
-PRODUCTION = {"detector": "det-v1", "tracker": "trk-v1"}
+PRODUCTION = {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v1"}
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def make_ws(tmp_path: Path) -> Callable[..., Ws]:
         init_workspace(root, layers=ALL)
         ws = Ws(root)
         ws.set_config("entry_points = false\n")
-        ws.write_models(collections or {"production": dict(PRODUCTION), "staging": {"detector": "det-v1", "tracker": "trk-v2"}})
+        ws.write_models(collections or {"production": dict(PRODUCTION), "staging": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v2"}})
         for i in range(games):
             ws.add_game(f"g{i}")
         return ws

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -24,6 +25,7 @@ from artifacts import BuildContext, Generator, Params, TransientError
 class FrameParams(Params):
     scale: float = 1.0
     stride: int = 1
+    embedding_dim: int = 8
 
 
 def _read(ctx: BuildContext, name: str) -> bytes:
@@ -36,9 +38,10 @@ class TFrames(Generator):
     name = "t-frames"
     version = "1"
     Params = FrameParams
-    models = ("detector",)
+    models = ("detector", "crop_encoder")
     sources = ("kind:video",)
     outputs = ("detections.parquet",)
+    contracts: ClassVar[dict[str, str]] = {"embedding_dim": "crop_encoder"}
 
     def build(self, ctx: BuildContext) -> None:
         p = ctx.params
@@ -58,6 +61,7 @@ class TFrames(Generator):
         values = np.frombuffer(b"".join(_read(ctx, n) for n in ctx.source_names()), dtype=np.uint8)[:: p.stride]
         table = pa.table({"i": np.arange(len(values)), "v": values.astype(np.float64) * p.scale + weights[0]})
         ctx.write_table("detections.parquet", table)
+        ctx.record_contract("embedding_dim", p.embedding_dim)
 
 
 class TTracks(Generator):

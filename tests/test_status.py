@@ -93,7 +93,7 @@ def test_source_digest_reused_while_size_and_mtime_unchanged(ws: Ws) -> None:
 def test_same_version_with_other_weights_is_a_weights_cause(ws: Ws) -> None:
     api.build(ws.engine(), ["t-tracks"])
     ws.weights("trk-v1", b"retrained in place" * 10)
-    ws.write_models({"production": {"detector": "det-v1", "tracker": "trk-v1"}})
+    ws.write_models({"production": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v1"}})
     report = api.status(ws.engine(), ["t-tracks"])
     [cause] = causes(report, "t-tracks")
     assert cause.startswith("tracker trk-v1 weights ")

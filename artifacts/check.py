@@ -1,0 +1,62 @@
+"""``check``: everything CI should refuse, as one line per problem.
+
+models.yaml is valid; every collection is internally compatible (trained_with and
+contracts); the trained_with role graph has no cycle; every ``trained_on`` key is what its
+collection produces; and stored FRESH manifests record contract values (``contracts`` of a
+layer) equal to what the producing model ``provides``.
+"""
+
+from __future__ import annotations
+
+from artifacts.engine import Engine
+from artifacts.errors import ModelsFileError
+from artifacts.lineage import Problem, collection_problems, lineage_cycles
+from artifacts.promotion import trained_on_problems
+from artifacts.status import State, compute_status
+
+
+def _manifest_problems(engine: Engine, collection: str) -> list[Problem]:
+    out: list[Problem] = []
+    members = engine.models.collection(collection)
+    unavailable = engine.unavailable_layers(collection)
+    layers = [l for l in engine.dag.order if l not in unavailable and engine.registry.get(l).contracts]
+    if not layers:
+        return out
+    plan = engine.plan_keys(layers, collection)
+    report = compute_status(engine.store, plan, layers, explain=False)
+    for e in report.entries:
+        if e.state is not State.FRESH or e.key is None:
+            continue
+        gen = engine.registry.get(e.layer)
+        m = engine.store.manifest(e.layer, e.game, e.key)
+        if m is None:
+            continue
+        for name, role in sorted(gen.contracts.items()):
+            provided = engine.models.spec.roles[role].versions[members[role]].provides
+            if name not in provided:
+                continue
+            recorded = m.contracts.get(name)
+            if recorded != provided[name]:
+                out.append(Problem(
+                    "manifest",
+                    f"{e.layer} {e.game} {e.key[:12]} records {name} = {recorded!r}, but {role} {members[role]} provides {provided[name]!r}",
+                    (role,),
+                ))
+    return out
+
+
+def check(engine: Engine, collection: str | None = None) -> list[Problem]:
+    """All problems, for one collection or (``None``) every collection of models.yaml."""
+    try:
+        models = engine.reload_models()
+    except ModelsFileError as exc:
+        return [Problem("models.yaml", exc.line(), ())]
+    names = [collection] if collection else sorted(models.spec.collections)
+    problems = lineage_cycles(models.spec)
+    for name in names:
+        members = models.collection(name)
+        problems += collection_problems(models.spec, members, name)
+        for role, version in sorted(members.items()):
+            problems += trained_on_problems(engine, role, version, name, {})
+        problems += _manifest_problems(engine, name)
+    return problems

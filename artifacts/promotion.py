@@ -1,0 +1,123 @@
+"""Promotion of a model version into a collection, refused when lineage disagrees.
+
+``promote`` refuses, with one line per problem, when after the promotion:
+
+(a) a ``trained_with`` ref of the promoted model disagrees with the collection, or a model
+    of the collection was trained with another version of the promoted role;
+(b) the promoted model's ``trained_on`` keys differ from the keys the collection would now
+    produce for those (layer, game) artifacts: it was trained on stale data (the cause is
+    traced like a STALE status);
+(c) a contract breaks between the promoted model and its producers or consumers.
+
+An accepted promotion rewrites models.yaml atomically, keeping order and comments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from artifacts.engine import Engine
+from artifacts.errors import UsageError
+from artifacts.lineage import Problem, collection_problems
+from artifacts.models import Models, TrainedOn
+from artifacts.models_edit import child, edit_models
+from artifacts.status import diff_recipes
+
+
+@dataclass
+class Promotion:
+    """The outcome of a promotion request."""
+
+    role: str
+    version: str
+    collection: str
+    previous: str | None
+    problems: list[Problem] = field(default_factory=list)
+    accepted: bool = False
+
+    def diff(self) -> list[str]:
+        """The collection change as diff lines."""
+        lines = [f"  collection {self.collection}:"]
+        if self.previous is not None:
+            lines.append(f"-   {self.role}: {self.previous}")
+        lines.append(f"+   {self.role}: {self.version}")
+        return lines
+
+
+def _require_version(models: Models, role: str, version: str) -> None:
+    roles = models.spec.roles
+    if role not in roles:
+        raise UsageError("role", role, f"is not registered in {models.path}", f"use one of {sorted(roles)}")
+    if version not in roles[role].versions:
+        raise UsageError(
+            f"version of {role}", version, "is not registered",
+            f"register it first ('artifacts models register {role} {version} WEIGHTS') or use one of {sorted(roles[role].versions)}",
+        )
+
+
+def trained_on_problems(engine: Engine, role: str, version: str, collection: str, overrides: dict[str, str]) -> list[Problem]:
+    """Check (b): the artifacts the model was trained on are what the collection produces."""
+    mv = engine.models.spec.roles[role].versions[version]
+    if not mv.trained_on:
+        return []
+    by_layer: dict[str, list[TrainedOn]] = {}
+    for t in mv.trained_on:
+        by_layer.setdefault(t.layer, []).append(t)
+    known = engine.catalog.sources()
+    out: list[Problem] = []
+    for layer, items in by_layer.items():
+        engine.registry.get(layer)
+        games = sorted({t.game for t in items if t.game in known})
+        for t in items:
+            if t.game not in known:
+                out.append(Problem("trained_on", f"{role} {version} was trained on {layer} of game {t.game}, which this workspace does not know", (role,)))
+        if not games:
+            continue
+        plan = engine.plan_keys([layer], collection, games, overrides=overrides)
+        for t in items:
+            if t.game not in known:
+                continue
+            expected = plan.key(layer, t.game)
+            if expected == t.key:
+                continue
+            why = "its recipe is no longer stored"
+            old = engine.store.manifest(layer, t.game, t.key)
+            if old is not None and expected is not None:
+                causes = diff_recipes(engine.store, plan, t.game, plan.recipe(layer, t.game), old.recipe)
+                why = "; ".join(c.text() for c in causes) or "recipe changed"
+            out.append(Problem(
+                "trained_on",
+                f"{role} {version} was trained on {layer} {t.game} {t.key[:12]}, but {collection} would produce {(expected or 'nothing')[:12]} ({why})",
+                (role,),
+            ))
+    return out
+
+
+def check_promotion(engine: Engine, role: str, version: str, collection: str) -> Promotion:
+    """Every problem that promoting ``role`` ``version`` into ``collection`` would cause."""
+    models = engine.models
+    _require_version(models, role, version)
+    members = models.collection(collection)
+    new = dict(members) | {role: version}
+    result = Promotion(role, version, collection, members.get(role))
+    result.problems = [p for p in collection_problems(models.spec, new, collection) if role in p.roles]
+    result.problems += trained_on_problems(engine, role, version, collection, {role: version})
+    return result
+
+
+def promote(engine: Engine, role: str, version: str, collection: str) -> Promotion:
+    """Promote when :func:`check_promotion` finds no problem; rewrite models.yaml then."""
+    result = check_promotion(engine, role, version, collection)
+    if result.problems:
+        return result
+    if result.previous == version:  # already there: nothing to write
+        result.accepted = True
+        return result
+
+    def change(data: dict[str, object]) -> None:
+        child(child(data, "collections"), collection)[role] = version
+
+    edit_models(engine.models.path, change)
+    engine.reload_models()
+    result.accepted = True
+    return result
