@@ -112,9 +112,10 @@ def models_json_schema() -> dict[str, Any]:
 class Models:
     """models.yaml loaded: resolves collections to model refs and weights locations."""
 
-    def __init__(self, path: Path, spec: ModelsSpec) -> None:
+    def __init__(self, path: Path, spec: ModelsSpec, data: Any = None) -> None:
         self.path = path
         self.spec = spec
+        self._data = data  # the parsed document, for line numbers in later errors
 
     @classmethod
     def load(cls, path: Path) -> Models:
@@ -134,7 +135,7 @@ class Models:
                 err["msg"],
                 "fix that field (see docs/registry.md for the schema)",
             ) from exc
-        models = cls(path, spec)
+        models = cls(path, spec, data)
         models._check_collections(data)
         models._check_references(data)
         return models
@@ -204,7 +205,7 @@ class Models:
         for role in roles:
             if role not in members:
                 raise ModelsFileError(
-                    f"{self.path} collections.{collection}", role,
+                    self._where(self._data, ("collections", collection)), role,
                     f"has no version for role needed by layer {layer}",
                     f"add '{role}: <version>' to collection {collection}",
                 )
