@@ -1,17 +1,22 @@
 """``check``: everything CI should refuse, as one line per problem.
 
 models.yaml is valid; every collection is internally compatible (trained_with and
-contracts); the trained_with role graph has no cycle; every ``trained_on`` key is what its
+contracts) and its weights files have their registered digests; the trained_with role graph
+has no cycle and trains_on names registered layers; every ``trained_on`` key is what its
 collection produces; and stored FRESH manifests record contract values (``contracts`` of a
 layer) equal to what the producing model ``provides``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from artifacts.engine import Engine
 from artifacts.errors import ModelsFileError
+from artifacts.hashing import hash_file
 from artifacts.lineage import Problem, collection_problems, lineage_cycles
 from artifacts.promotion import trained_on_problems
+from artifacts.sources import local_path
 from artifacts.status import State, compute_status
 
 
@@ -45,6 +50,35 @@ def _manifest_problems(engine: Engine, collection: str) -> list[Problem]:
     return out
 
 
+def _weights_problems(engine: Engine, collection: str) -> list[Problem]:
+    """Each model of the collection: its weights file exists and has the registered digest."""
+    out: list[Problem] = []
+    models = engine.models
+    for role, version in sorted(models.collection(collection).items()):
+        url = models.weights_url(role, version)
+        path = local_path(url)
+        if path is None:
+            continue  # remote weights are verified where they are fetched
+        if not Path(path).is_file():
+            out.append(Problem("weights", f"{role} {version}: weights file {path} not found", (role,)))
+            continue
+        digest = hash_file(path)
+        registered = models.spec.roles[role].versions[version].digest
+        if digest != registered:
+            out.append(Problem("weights", f"{role} {version}: {path} has digest {digest}, models.yaml records {registered}", (role,)))
+    return out
+
+
+def _layer_name_problems(engine: Engine) -> list[Problem]:
+    """trains_on must name registered layers (trained_on layers are checked with their keys)."""
+    return [
+        Problem("trains_on", f"{role} trains on layer {layer}, which is not registered here", (role,))
+        for role, rs in sorted(engine.models.spec.roles.items())
+        for layer in rs.trains_on
+        if layer not in engine.registry
+    ]
+
+
 def check(engine: Engine, collection: str | None = None) -> list[Problem]:
     """All problems, for one collection or (``None``) every collection of models.yaml."""
     try:
@@ -52,8 +86,9 @@ def check(engine: Engine, collection: str | None = None) -> list[Problem]:
     except ModelsFileError as exc:
         return [Problem("models.yaml", exc.line(), ())]
     names = [collection] if collection else sorted(models.spec.collections)
-    problems = lineage_cycles(models.spec)
+    problems = lineage_cycles(models.spec) + _layer_name_problems(engine)
     for name in names:
+        problems += _weights_problems(engine, name)
         members = models.collection(name)
         problems += collection_problems(models.spec, members, name)
         for role, version in sorted(members.items()):

@@ -60,7 +60,7 @@ class Impact:
 def _trains_on(engine: Engine, role: str, version: str) -> set[str]:
     rs = engine.models.spec.roles[role]
     mv = rs.versions[version]
-    return {t.layer for t in mv.trained_on} | set(rs.trains_on)
+    return {l for l in {t.layer for t in mv.trained_on} | set(rs.trains_on) if l in engine.registry}
 
 
 def impact(engine: Engine, role: str, version: str, collection: str | None = None) -> Impact:
@@ -70,6 +70,8 @@ def impact(engine: Engine, role: str, version: str, collection: str | None = Non
     _require_version(models, role, version)
     members = models.collection(coll)
     result = Impact(role, version, coll, members.get(role))
+    if members.get(role) == version:
+        return result  # the collection already runs it: nothing changes
     unavailable = engine.unavailable_layers(coll)
     layers = [l for l in engine.dag.order if l not in unavailable]
 
@@ -112,8 +114,9 @@ def impact(engine: Engine, role: str, version: str, collection: str | None = Non
     retrain = sorted(changing - {role})
     result.retrain = retrain
 
-    # Steps and their order.
-    precompute = {l for l in layers if any(r in changing for n in engine.dag.closure([l]) for r in layer_roles[n])}
+    # Steps and their order: layers whose keys change now, and layers that read a model that
+    # is retrained (their keys change once it is).
+    precompute = invalidated | {l for l in layers if any(r in retrain for n in engine.dag.closure([l]) for r in layer_roles[n])}
     deps: dict[Step, set[Step]] = {}
     for l in precompute:
         s = Step("precompute", l)

@@ -5,15 +5,23 @@ Schema (see docs/registry.md)::
     schema: 1
     roles:
       tracker:
+        trains_on: [frame-level]                     # layers its training reads
         versions:
           trk-v1:
             weights: weights/tracker-v1.safetensors   # local path, relative to models.yaml
             digest: xxh3-128:0123...                   # content digest of the weights file
+            trained_with: {crop_encoder: ce-v1}        # upstream models it was trained with
+            trained_on: [{layer: frame-level, game: g1, key: 0123...}]
+            expects: {crop_encoder: {embedding_dim: 64}}
+    evaluations:
+      ptfe: {after: [tracker]}
     collections:
       production:
         tracker: trk-v1
 
 A collection maps each role to one version; status and build resolve model refs through it.
+Lineage (trained_with, trained_on) and contracts (provides, expects) are checked by
+:mod:`artifacts.lineage`, :mod:`artifacts.promotion` and :mod:`artifacts.check`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, f
 from artifacts.errors import ModelsFileError, UsageError
 from artifacts.names import check_role
 from artifacts.recipe import ModelRef
-from artifacts.yamlfile import dotted, line_of, load_yaml
+from artifacts.yamlfile import dotted, line_of, load_yaml, parse_yaml
 
 
 class TrainedOn(BaseModel):
@@ -75,7 +83,7 @@ class RoleSpec(BaseModel):
 
 
 class Evaluation(BaseModel):
-    """A evaluation run (e.g. PTFE) that must be redone after the roles it reads change."""
+    """An evaluation run (e.g. PTFE) that must be redone after the roles it reads change."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,7 +128,15 @@ class Models:
     @classmethod
     def load(cls, path: Path) -> Models:
         """Load and validate ``path``; every error names the file, line and field."""
-        data = load_yaml(path, ModelsFileError)
+        return cls._validated(path, load_yaml(path, ModelsFileError))
+
+    @classmethod
+    def parse(cls, text: str, path: Path) -> Models:
+        """Validate ``text`` as the would-be content of ``path`` (errors name ``path``)."""
+        return cls._validated(path, parse_yaml(text, path, ModelsFileError))
+
+    @classmethod
+    def _validated(cls, path: Path, data: Any) -> Models:
         if data is None:
             data = {}
         try:

@@ -37,13 +37,11 @@ def edit_models(path: Path, change: Callable[[Any], None]) -> Models:
     change(data)
     buf = io.StringIO()
     _yaml().dump(data, buf)
+    text = buf.getvalue()
+    Models.parse(text, path)  # refuse before touching the file
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    try:
-        Models.load(tmp)
-    except ModelsFileError:
-        tmp.unlink()
-        raise
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, os.stat(path).st_mode)  # an atomic replace must not reset the file's mode
     os.replace(tmp, path)
     return Models.load(path)
 

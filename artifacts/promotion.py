@@ -26,21 +26,29 @@ from artifacts.status import diff_recipes
 
 @dataclass
 class Promotion:
-    """The outcome of a promotion request."""
+    """The outcome of a promotion request: ``changes`` (role -> version) into ``collection``."""
 
-    role: str
-    version: str
+    changes: dict[str, str]
     collection: str
-    previous: str | None
+    previous: dict[str, str | None]
     problems: list[Problem] = field(default_factory=list)
     accepted: bool = False
+
+    def noop(self) -> bool:
+        return all(self.previous[r] == v for r, v in self.changes.items())
+
+    def label(self) -> str:
+        return ", ".join(f"{r} {v}" for r, v in self.changes.items())
 
     def diff(self) -> list[str]:
         """The collection change as diff lines."""
         lines = [f"  collection {self.collection}:"]
-        if self.previous is not None:
-            lines.append(f"-   {self.role}: {self.previous}")
-        lines.append(f"+   {self.role}: {self.version}")
+        for role, version in self.changes.items():
+            if self.previous[role] == version:
+                continue
+            if self.previous[role] is not None:
+                lines.append(f"-   {role}: {self.previous[role]}")
+            lines.append(f"+   {role}: {version}")
         return lines
 
 
@@ -66,7 +74,9 @@ def trained_on_problems(engine: Engine, role: str, version: str, collection: str
     known = engine.catalog.sources()
     out: list[Problem] = []
     for layer, items in by_layer.items():
-        engine.registry.get(layer)
+        if layer not in engine.registry:
+            out.append(Problem("trained_on", f"{role} {version} was trained on layer {layer}, which is not registered here", (role,)))
+            continue
         games = sorted({t.game for t in items if t.game in known})
         for t in items:
             if t.game not in known:
@@ -93,29 +103,37 @@ def trained_on_problems(engine: Engine, role: str, version: str, collection: str
     return out
 
 
-def check_promotion(engine: Engine, role: str, version: str, collection: str) -> Promotion:
-    """Every problem that promoting ``role`` ``version`` into ``collection`` would cause."""
+def check_promotion(engine: Engine, changes: dict[str, str], collection: str) -> Promotion:
+    """Every problem that promoting ``changes`` (role -> version) together would cause.
+
+    Several roles move together when a retraining cascade lands (a new crop encoder with the
+    tracker and classifiers retrained on it): each alone would be refused.
+    """
     models = engine.models
-    _require_version(models, role, version)
+    for role, version in changes.items():
+        _require_version(models, role, version)
     members = models.collection(collection)
-    new = dict(members) | {role: version}
-    result = Promotion(role, version, collection, members.get(role))
-    result.problems = [p for p in collection_problems(models.spec, new, collection) if role in p.roles]
-    result.problems += trained_on_problems(engine, role, version, collection, {role: version})
+    new = dict(members) | changes
+    result = Promotion(dict(changes), collection, {r: members.get(r) for r in changes})
+    result.problems = [p for p in collection_problems(models.spec, new, collection) if set(p.roles) & set(changes)]
+    for role, version in changes.items():
+        result.problems += trained_on_problems(engine, role, version, collection, changes)
     return result
 
 
-def promote(engine: Engine, role: str, version: str, collection: str) -> Promotion:
+def promote(engine: Engine, changes: dict[str, str], collection: str) -> Promotion:
     """Promote when :func:`check_promotion` finds no problem; rewrite models.yaml then."""
-    result = check_promotion(engine, role, version, collection)
+    result = check_promotion(engine, changes, collection)
     if result.problems:
         return result
-    if result.previous == version:  # already there: nothing to write
+    if result.noop():  # already there: nothing to write
         result.accepted = True
         return result
 
     def change(data: dict[str, object]) -> None:
-        child(child(data, "collections"), collection)[role] = version
+        target = child(child(data, "collections"), collection)
+        for role, version in changes.items():
+            target[role] = version
 
     edit_models(engine.models.path, change)
     engine.reload_models()

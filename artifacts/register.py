@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -54,8 +53,4 @@ def register(
         if "schema" not in data:
             data["schema"] = 1
 
-    # keep the file's own mode bits: an atomic replace would otherwise reset them
-    mode = os.stat(models.path).st_mode
-    result = edit_models(models.path, change)
-    os.chmod(models.path, mode)
-    return result
+    return edit_models(models.path, change)

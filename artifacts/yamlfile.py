@@ -22,6 +22,11 @@ def load_yaml(path: Path, error: type[ConfigError] = ConfigError) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise error(str(path), None, "file not found", "create it or point --workspace at the right place") from exc
+    return parse_yaml(text, path, error)
+
+
+def parse_yaml(text: str, path: Path, error: type[ConfigError] = ConfigError) -> Any:
+    """Parse ``text`` (the content of ``path``); syntax errors name ``path`` and the line."""
     try:
         return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:

@@ -116,21 +116,24 @@ def schema() -> None:
 
 def promote(
     ctx: typer.Context,
-    role: str,
-    version: str,
+    changes: Annotated[list[str], typer.Argument(help="ROLE VERSION, or one or more ROLE=VERSION promoted together.")],
     to: Annotated[str, typer.Option("--to", help="Collection to promote into.")],
 ) -> None:
-    """Promote ROLE VERSION into a collection; refused, with a diff, on lineage problems."""
-    result = run_promote(_engine(ctx), role, version, to)
+    """Promote model versions into a collection; refused, with a diff, on lineage problems."""
+    if len(changes) == 2 and not any("=" in c for c in changes):
+        wanted = {changes[0]: changes[1]}
+    else:
+        wanted = _pairs(changes, "promote")
+    result = run_promote(_engine(ctx), wanted, to)
     if result.accepted:
-        if result.previous == version:
-            out.print(f"{role} {version} is already in {to}: nothing to change")
+        if result.noop():
+            out.print(f"{result.label()} already in {to}: nothing to change")
         else:
-            out.print(f"promoted {role} {version} into {to}")
+            out.print(f"promoted {result.label()} into {to}")
             for line in result.diff():
                 out.print(line)
         return
-    out.print(f"[red]refused[/]: promoting {role} {version} into {to} would leave {len(result.problems)} problem(s):")
+    out.print(f"[red]refused[/]: promoting {result.label()} into {to} would leave {len(result.problems)} problem(s):")
     for p in result.problems:
         out.print(f"  {p.line()}")
     for line in result.diff():

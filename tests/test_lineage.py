@@ -73,7 +73,7 @@ def lines(result: object) -> list[str]:
 
 def test_tracker_trained_on_crop_encoder_a_refused_where_b_runs(lws: Ws) -> None:
     before = (lws.root / "models.yaml").read_text()
-    r = promote(lws.engine(), "tracker", "trk-v2", "production")
+    r = promote(lws.engine(), {"tracker": "trk-v2"}, "production")
     assert not r.accepted
     assert lines(r) == [
         "trained_with: tracker trk-v2 was trained with crop_encoder ce-v2, but production runs crop_encoder ce-v1",
@@ -85,7 +85,7 @@ def test_tracker_trained_on_crop_encoder_a_refused_where_b_runs(lws: Ws) -> None
 
 
 def test_new_crop_encoder_refused_while_its_consumers_were_trained_on_the_old(lws: Ws) -> None:
-    r = promote(lws.engine(), "crop_encoder", "ce-v2", "production")
+    r = promote(lws.engine(), {"crop_encoder": "ce-v2"}, "production")
     assert not r.accepted
     assert lines(r) == [
         "trained_with: tracker trk-v1 was trained with crop_encoder ce-v1, but production runs crop_encoder ce-v2",
@@ -95,7 +95,7 @@ def test_new_crop_encoder_refused_while_its_consumers_were_trained_on_the_old(lw
 
 
 def test_embedding_width_contract_break_is_refused(lws: Ws) -> None:
-    r = promote(lws.engine(), "crop_encoder", "ce-wide", "loose")
+    r = promote(lws.engine(), {"crop_encoder": "ce-wide"}, "loose")
     assert lines(r) == ["contract: tracker trk-any expects crop_encoder.embedding_dim = 8, but crop_encoder ce-wide provides 16"]
 
 
@@ -108,7 +108,7 @@ def test_model_trained_on_heatmaps_of_an_old_tracker_is_refused(lws: Ws) -> None
              trained_with={"crop_encoder": "ce-v1", "tracker": "trk-v1"},
              trained_on=[TrainedOn(layer="t-summary", game="g0", key=old_key)])
     e.reload_models()
-    r = promote(e, "jn_classifier", "jn-v2", "production")
+    r = promote(e, {"jn_classifier": "jn-v2"}, "production")
     assert not r.accepted
     [line] = [l for l in lines(r) if l.startswith("trained_on:")]
     assert line.startswith(f"trained_on: jn_classifier jn-v2 was trained on t-summary g0 {old_key[:12]}, but production would produce ")
@@ -261,3 +261,49 @@ def test_pytest_plugin_asserts_check_in_one_line(lws: Ws, tmp_path: Path) -> Non
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", str(suite)], capture_output=True, text=True, env=env, cwd=suite, check=False)
     assert r.returncode == 1
     assert "artifacts check found" in r.stdout and "tracker trk-v2 was trained with crop_encoder ce-v2, but loose runs crop_encoder ce-v1" in r.stdout
+
+
+def test_a_retraining_cascade_is_promoted_together(lws: Ws) -> None:
+    e = lws.engine()
+    for role, version, with_ in [
+        ("tracker", "trk-v3", {"crop_encoder": "ce-v2"}),
+        ("jn_classifier", "jn-v3", {"crop_encoder": "ce-v2", "tracker": "trk-v3"}),
+        ("identity_resolver", "ir-v3", {"crop_encoder": "ce-v2", "tracker": "trk-v3", "jn_classifier": "jn-v3"}),
+    ]:
+        register(e.reload_models(), role, version, lws.weights(version), trained_with=with_,
+                 expects={"crop_encoder": {"embedding_dim": 8}} if role == "tracker" else None)
+    alone = lws.cli("promote", "crop_encoder", "ce-v2", "--to", "production")
+    assert alone.returncode == 1
+    together = lws.cli("promote", "crop_encoder=ce-v2", "tracker=trk-v3", "jn_classifier=jn-v3", "identity_resolver=ir-v3", "--to", "production")
+    assert together.returncode == 0, together.stdout
+    assert lws.engine().models.collection("production") == {
+        "detector": "det-v1", "crop_encoder": "ce-v2", "tracker": "trk-v3", "jn_classifier": "jn-v3", "identity_resolver": "ir-v3",
+    }
+    again = lws.cli("promote", "tracker", "trk-v3", "--to", "production")
+    assert again.returncode == 0 and "already in production: nothing to change" in again.stdout
+
+
+def test_rewrites_keep_the_file_mode_and_errors_name_models_yaml(lws: Ws) -> None:
+    models = lws.root / "models.yaml"
+    models.chmod(0o600)
+    e = lws.engine()
+    register(e.models, "tracker", "trk-v9", lws.weights("trk-v9"))
+    assert models.stat().st_mode & 0o777 == 0o600
+    r = lws.cli("models", "register", "tracker", "trk-v10", str(lws.weights("trk-v10")), "--trained-with", "crop_encoder=ce-v7")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"error: {models}:") and ".tmp" not in r.stderr
+    assert not list(lws.root.glob(".models.yaml*"))
+
+
+def test_impact_of_the_running_version_is_empty(lws: Ws) -> None:
+    result = impact(lws.engine(), "jn_classifier", "jn-v1", "production")
+    assert result.layers == [] and result.retrain == [] and result.waves == []
+
+
+def test_check_reports_weights_changed_in_place_and_unknown_trains_on(lws: Ws) -> None:
+    models = lws.root / "models.yaml"
+    models.write_text(models.read_text().replace("trains_on: [t-tracks]", "trains_on: [t-trakcs]").replace("  old: ", "  # old: "))
+    lws.weights("trk-v1", b"overwritten in place" * 4)
+    problems = [p.line() for p in check(lws.engine(), "production")]
+    assert "trains_on: jn_classifier trains on layer t-trakcs, which is not registered here" in problems
+    assert any(p.startswith("weights: tracker trk-v1: ") and "models.yaml records xxh3-128:" in p for p in problems)
