@@ -33,6 +33,7 @@ import cProfile
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import platform
@@ -52,22 +53,23 @@ REPO = BENCH_DIR.parent
 if str(BENCH_DIR) not in sys.path:  # scale_layers must be importable here and in spawned workers
     sys.path.insert(0, str(BENCH_DIR))
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from scale_layers import LAYER_NAMES, LAYER_PATHS
 
-from artifacts import api  # noqa: E402
-from artifacts.build import TaskEvent  # noqa: E402
-from artifacts.catalog import SourceSpec  # noqa: E402
-from artifacts.engine import Engine  # noqa: E402
-from artifacts.hashing import CHUNK, hash_file  # noqa: E402
-from artifacts.status import State  # noqa: E402
-from artifacts.workspace import init_workspace  # noqa: E402
-from scale_layers import LAYER_NAMES, LAYER_PATHS  # noqa: E402
+from artifacts import api
+from artifacts.build import TaskEvent
+from artifacts.catalog import SourceSpec
+from artifacts.engine import Engine
+from artifacts.hashing import CHUNK, hash_file
+from artifacts.status import State
+from artifacts.workspace import init_workspace
 
 MARKER = "bench-workspace.json"
 MARKER_FORMAT = 1
 SOURCE_BYTES = 256
+SETTLE_S = 3.0  # pause after heavy writes (emptying the store, the full build) before timing more
 WEIGHTS = {"detector": "det-v1", "tracker": "trk-v1"}
 
 TARGET_STATUS_S = 1.0  # status of 10,000 games x 4 layers
@@ -75,7 +77,7 @@ TARGET_NOOP_BUILD_S = 2.0  # no-op build of 10,000 games x 4 layers
 TARGET_OVERHEAD_RATIO = 1.5  # per-task overhead, last 10 % / first 10 % ("flat")
 
 # DVC 3.67, as quoted in the issue: NOT measured by this script.
-DVC_REFERENCE = {
+DVC_REFERENCE: dict[str, Any] = {
     "version": "3.67",
     "stages": 1000,
     "status_s": 4.7,
@@ -93,6 +95,16 @@ log = Console(stderr=True, highlight=False)
 
 def _seeded(seed: int, n: int) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def engine_revision() -> str:
+    """The repository's commit, with '+dirty' when artifacts/ has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "artifacts"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def game_ids(n: int) -> list[str]:
@@ -193,7 +205,7 @@ def cli_env() -> dict[str, str]:
 
 
 def run_cli_status(root: Path) -> None:
-    proc = subprocess.run(cli_command(root), env=cli_env(), capture_output=True, text=True)
+    proc = subprocess.run(cli_command(root), env=cli_env(), check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"error: {' '.join(cli_command(root))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
 
@@ -202,29 +214,66 @@ def run_cli_import() -> None:
     subprocess.run([sys.executable, "-c", "import cli.main"], env=cli_env(), check=True)
 
 
+def _cpu_sample() -> tuple[float, float] | None:
+    """(CPU seconds used by the whole machine, by this process and its descendants) so far.
+
+    Linux only (/proc). The difference tells how much CPU other programs took while the build
+    ran: on a shared 2-core machine that, not the engine, is what makes a decile slow.
+    """
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        procs: dict[int, tuple[int, int]] = {}  # pid -> (ppid, utime + stime)
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        rest = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                procs[int(d)] = (int(rest[1]), int(rest[11]) + int(rest[12]))
+        mine, frontier = {os.getpid()}, [os.getpid()]
+        while frontier:
+            parent = frontier.pop()
+            for pid, (ppid, _) in procs.items():
+                if ppid == parent and pid not in mine:
+                    mine.add(pid)
+                    frontier.append(pid)
+        own = sum(procs[p][1] for p in mine if p in procs)
+        return busy / tick, own / tick
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def full_build(root: Path, jobs: int, games: int) -> dict[str, Any]:
     """Empty the store, build scale-d (and so everything) once; per-task figures."""
     store = root / "store"
     if store.exists():
-        log.print("emptying the store for the full build")
-        shutil.rmtree(store)
+        shutil.rmtree(store)  # only STORE.json here: main() emptied it before the empty-store status
     n_tasks = games * len(LAYER_NAMES)
     done_at: list[float] = []
     step = max(1, n_tasks // 10)
     t_start = time.perf_counter()
 
+    samples = [(t_start, _cpu_sample())]  # at each tenth of the tasks: (time, CPU sample)
+
     def on_event(ev: TaskEvent) -> None:
         if ev.kind in ("built", "reused", "failed", "skipped", "blocked"):
             done_at.append(time.perf_counter())
             if len(done_at) % step == 0:
+                samples.append((done_at[-1], _cpu_sample()))
                 log.print(f"  build: {len(done_at):,}/{n_tasks:,} tasks, {done_at[-1] - t_start:.1f} s")
 
+    cpu0 = time.process_time()
     engine = Engine.open(root)
     try:
         report = api.build(engine, [LAYER_NAMES[-1]], jobs=jobs, on_event=on_event)
     finally:
         engine.close()
     wall = time.perf_counter() - t_start
+    parent_cpu = time.process_time() - cpu0
     result = report.result
     if result is None or not report.ok():
         counts = {k: result.count(k) for k in ("built", "reused", "failed", "skipped", "blocked")} if result else {}
@@ -237,6 +286,11 @@ def full_build(root: Path, jobs: int, games: int) -> dict[str, Any]:
     t = done_at
     rate_first = k / (t[k] - t[0]) if len(t) > k and t[k] > t[0] else float("nan")
     rate_last = k / (t[-1] - t[-1 - k]) if len(t) > k and t[-1] > t[-1 - k] else float("nan")
+    deciles = [overhead[i * k : (i + 1) * k] for i in range(10) if overhead[i * k : (i + 1) * k]]
+    # CPU share taken by other programs in each tenth of the build (1.0 = one whole core).
+    foreign: list[float | None] = []
+    for (ta, ca), (tb, cb) in itertools.pairwise(samples):
+        foreign.append(None if ca is None or cb is None or tb <= ta else ((cb[0] - ca[0]) - (cb[1] - ca[1])) / (tb - ta))
     layers_first = sorted({o.layer for o in outcomes[:k]})
     layers_last = sorted({o.layer for o in outcomes[-k:]})
     return {
@@ -245,6 +299,7 @@ def full_build(root: Path, jobs: int, games: int) -> dict[str, Any]:
         "wall_s": wall,
         "runner_wall_s": result.wall_s,
         "tasks_per_s": n / result.wall_s,
+        "parent_cpu_per_task_ms": parent_cpu / n * 1e3,
         "overhead_first10_ms": first_oh * 1e3,
         "overhead_last10_ms": last_oh * 1e3,
         "overhead_ratio": last_oh / first_oh,
@@ -254,12 +309,26 @@ def full_build(root: Path, jobs: int, games: int) -> dict[str, Any]:
         "tasks_per_s_first10": rate_first,
         "tasks_per_s_last10": rate_last,
         "rate_ratio": rate_last / rate_first,
+        "overhead_by_decile_ms": [statistics.median(d) * 1e3 for d in deciles],
+        "tasks_per_s_by_decile": [step / (b[0] - a[0]) for a, b in itertools.pairwise(samples) if b[0] > a[0]],
+        "foreign_cpu_cores_by_decile": foreign,
         "layers_first10": layers_first,
         "layers_last10": layers_last,
+        "overhead_ratio_within_layer": {layer: _ratio_within(outcomes, layer) for layer in LAYER_NAMES},
+        "build_s_by_layer_ms": {
+            layer: statistics.median(o.build_s for o in outcomes if o.layer == layer) * 1e3 for layer in LAYER_NAMES
+        },
         "overhead_by_layer_ms": {
             layer: statistics.median(o.total_s - o.build_s for o in outcomes if o.layer == layer) * 1e3 for layer in LAYER_NAMES
         },
     }
+
+
+def _ratio_within(outcomes: list[Any], layer: str) -> float:
+    """Overhead of the last 10 % of one layer's tasks over its first 10 % (same generator)."""
+    oh = [o.total_s - o.build_s for o in outcomes if o.layer == layer]
+    k = max(1, len(oh) // 10)
+    return float(statistics.median(oh[-k:]) / statistics.median(oh[:k]))
 
 
 def hashing(path: Path, size: int, repeat: int) -> dict[str, Any]:
@@ -273,15 +342,19 @@ def hashing(path: Path, size: int, repeat: int) -> dict[str, Any]:
                 n = min(left, len(block))
                 f.write(block[:n])
                 left -= n
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    # Same read loop as artifacts.hashing.hash_stream (a CHUNK buffer allocated per call, then
+    # reused across reads), so that the three figures differ only in the hash function. On these
+    # VMs a buffer kept alive across calls measured slower (~8 GB/s) than a fresh one (~18 GB/s).
 
     def read_only() -> None:
+        buf = bytearray(CHUNK)
         with open(path, "rb", buffering=0) as f:
             while f.readinto(buf):
                 pass
 
     def md5() -> str:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
         h = hashlib.md5()
         with open(path, "rb", buffering=0) as f:
             while n := f.readinto(buf):
@@ -318,11 +391,13 @@ def summarise(times: list[float]) -> dict[str, Any]:
 
 
 def print_tables(res: dict[str, Any]) -> None:
-    out = Console(highlight=False)
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
     g = res["games"]
     n_art = res["artifacts"]
+    load = res["env"]["loadavg_start"][0], res["env"]["loadavg_end"][0]
     t = Table(title=f"engine scale: {g:,} games x {len(LAYER_NAMES)} layers = {n_art:,} artifacts "
-              f"(median of {res['repeat']} runs; {res['env']['cpus']} CPUs, Python {res['env']['python']})")
+              f"(median of {res['repeat']} runs; {res['env']['cpus']} CPUs, Python {res['env']['python']}, "
+              f"{res['date']}, engine {res['env']['engine_revision']}; 1-min load {load[0]:.2f} at start, {load[1]:.2f} at end)")
     t.add_column("figure")
     t.add_column("measured", justify="right")
     t.add_column("target", justify="right")
@@ -336,9 +411,12 @@ def print_tables(res: dict[str, Any]) -> None:
         t.add_row(name, value, target, "-" if ratio is None else f"{ratio:.2f}", verdict(ok))
 
     st, cli, noop = res["status"], res["cli_status"], res["noop_build"]
+    if res["workspace"]["register_s"] is not None:
+        row(f"register {g:,} games (catalog.add_games, hashing each source)", f"{res['workspace']['register_s']:.2f} s")
     row("status, in-process (fresh Engine)", f"{st['median_s']:.3f} s", f"< {TARGET_STATUS_S:g} s",
         st["median_s"] / TARGET_STATUS_S, st["median_s"] < TARGET_STATUS_S)
     row("  per artifact", f"{st['median_s'] / n_art * 1e6:.1f} µs")
+    row("  first run after build/reuse (cold caches, not in the median)", f"{st['first_run_s']:.3f} s")
     row("status, CLI subprocess (artifacts -w DIR status)", f"{cli['median_s']:.3f} s", f"< {TARGET_STATUS_S:g} s",
         cli["median_s"] / TARGET_STATUS_S, cli["median_s"] < TARGET_STATUS_S)
     row("  of which: interpreter + 'import cli.main'", f"{res['cli_import']['median_s']:.3f} s")
@@ -354,10 +432,19 @@ def print_tables(res: dict[str, Any]) -> None:
         row("  per-task overhead, last 10 % (median)", f"{fb['overhead_last10_ms']:.2f} ms")
         row("  overhead last/first", f"{fb['overhead_ratio']:.2f}", f"<= {TARGET_OVERHEAD_RATIO:g}",
             fb["overhead_ratio"] / TARGET_OVERHEAD_RATIO, fb["overhead_ratio"] <= TARGET_OVERHEAD_RATIO)
+        row("  overhead last/first within each layer", " / ".join(f"{v:.2f}" for v in fb["overhead_ratio_within_layer"].values()))
+        row("  overhead by layer (median)", " / ".join(f"{v:.2f}" for v in fb["overhead_by_layer_ms"].values()) + " ms",
+            "-", None, None)
         row("  generator time per task (median)", f"{fb['build_s_median_ms']:.2f} ms")
+        row("  generator time by layer (median)", " / ".join(f"{v:.2f}" for v in fb["build_s_by_layer_ms"].values()) + " ms")
+        row("  build process (scheduler) CPU per task", f"{fb['parent_cpu_per_task_ms']:.2f} ms")
         row("  tasks/s, first 10 % of completions", f"{fb['tasks_per_s_first10']:.0f}")
         row("  tasks/s, last 10 % of completions", f"{fb['tasks_per_s_last10']:.0f}")
         row("  tasks/s last/first", f"{fb['rate_ratio']:.2f}")
+        row("  overhead by tenth of the build (median, ms)", " ".join(f"{v:.1f}" for v in fb["overhead_by_decile_ms"]))
+        row("  tasks/s by tenth of the build", " ".join(f"{v:.0f}" for v in fb["tasks_per_s_by_decile"]))
+        if all(v is not None for v in fb["foreign_cpu_cores_by_decile"]):
+            row("  CPU taken by other programs, by tenth (cores)", " ".join(f"{max(0.0, v):.2f}" for v in fb["foreign_cpu_cores_by_decile"]))
     h = res.get("hashing")
     if h:
         row(f"plain read, page-cached {h['bytes'] / 2**30:g} GiB", f"{h['read_gb_s']:.2f} GB/s")
@@ -396,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     ap.add_argument("--skip-build", action="store_true", help="keep the store as it is (must be fully built); no full-build figures")
     ap.add_argument("--hash-mib", type=int, default=1024, help="size of the hashing file in MiB (default 1024; 0 skips hashing)")
+    ap.add_argument("--save", type=Path, default=None, metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile one in-process status run; print the top N functions to stderr")
     args = ap.parse_args(argv)
     if args.games < 10 or args.repeat < 1 or args.jobs < 1:
@@ -417,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         "artifacts": n_art,
         "repeat": args.repeat,
         "dir": str(root),
-        "env": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "env": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_start": os.getloadavg(),
+                "engine_revision": engine_revision()},
         "targets": {"status_s": TARGET_STATUS_S, "noop_build_s": TARGET_NOOP_BUILD_S, "overhead_ratio": TARGET_OVERHEAD_RATIO},
         "dvc_reference": DVC_REFERENCE,
     }
@@ -426,7 +515,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.skip_build:
             if (root / "store").exists():
+                log.print("emptying the store of the previous run ...")
                 shutil.rmtree(root / "store")
+                os.sync()  # the deletion's writeback must not slow the first tasks of the build
+                time.sleep(SETTLE_S)
             log.print("status on an empty store ...")
             times, rep = timed_runs(lambda: status_once(root), args.repeat)
             if len(rep.entries) != n_art:
@@ -434,11 +526,14 @@ def main(argv: list[str] | None = None) -> int:
             res["status_empty_store"] = summarise(times)
             log.print(f"full build of {n_art:,} tasks with --jobs {args.jobs} ...")
             res["full_build"] = full_build(root, args.jobs, args.games)
+            os.sync()  # let the build's writeback finish before timing reads
+            time.sleep(SETTLE_S)
 
         log.print("status (all FRESH) ...")
-        times, rep = timed_runs(lambda: status_once(root), args.repeat)
+        first, rep = timed_runs(lambda: status_once(root), 1)  # the first run after the build: cold caches
         check_all_fresh(rep, n_art, "status")
-        res["status"] = summarise(times)
+        times, rep = timed_runs(lambda: status_once(root), args.repeat)
+        res["status"] = summarise(times) | {"first_run_s": first[0]}
 
         log.print("CLI status ...")
         run_cli_status(root)  # warm the OS caches of the interpreter's files once
@@ -465,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)
 
+    res["env"]["loadavg_end"] = os.getloadavg()
+    if args.save is not None:
+        args.save.write_text(json.dumps(res, indent=1) + "\n")
     if args.json:
         print(json.dumps(res, indent=1))
     else:
