@@ -6,7 +6,9 @@ use exactly what users run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, plan_tasks
@@ -14,6 +16,20 @@ from artifacts.engine import Engine
 from artifacts.explain import ExplainNode, explain
 from artifacts.keyplan import KeyPlan
 from artifacts.status import StatusReport, compute_status
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Status allocates some 10^5 small objects that all live until it returns; the cyclic
+    collector runs over them repeatedly and frees nothing (measured: ~80 of ~450 ms at
+    10,000 games). Reference counting still frees everything; the collector is restored."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _targets(engine: Engine, layers: list[str] | None, collection: str | None) -> tuple[list[str], dict[str, str]]:
@@ -37,9 +53,10 @@ def status(
 ) -> StatusReport:
     """Status of ``layers`` (all when empty) x ``games`` (all when empty) under ``collection``."""
     targets, unavailable = _targets(engine, layers, collection)
-    plan = engine.plan_keys(targets, collection, games)
-    engine.store.check_format()  # read-only: status never creates or changes the store
-    report = compute_status(engine.store, plan, targets, explain_causes)
+    with _gc_paused():
+        plan = engine.plan_keys(targets, collection, games)
+        engine.store.check_format()  # read-only: status never creates or changes the store
+        report = compute_status(engine.store, plan, targets, explain_causes)
     report.unavailable = unavailable
     return report
 
@@ -78,12 +95,13 @@ def build(
     """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build`."""
     targets, _unavailable = _targets(engine, layers, collection)
     closure = engine.dag.closure(targets)
-    plan = engine.plan_keys(closure, collection, games)
-    if dry_run:
-        engine.store.check_format()  # a dry run writes nothing
-    else:
-        engine.store.ensure()
-    before = compute_status(engine.store, plan, closure, explain=True)
+    with _gc_paused():
+        plan = engine.plan_keys(closure, collection, games)
+        if dry_run:
+            engine.store.check_format()  # a dry run writes nothing
+        else:
+            engine.store.ensure()
+        before = compute_status(engine.store, plan, closure, explain=True)
     tasks = plan_tasks(before, plan)
     if on_plan is not None:
         on_plan(tasks)

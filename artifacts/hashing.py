@@ -20,10 +20,13 @@ def format_digest(hexdigest: str) -> str:
     return f"{ALGORITHM}:{hexdigest}"
 
 
-def hash_stream(stream: BinaryIO) -> str:
-    """Digest of everything left in ``stream``, read in chunks into one reused buffer."""
+def hash_stream(stream: BinaryIO, size_hint: int = CHUNK) -> str:
+    """Digest of everything left in ``stream``, read in chunks into one reused buffer.
+
+    ``size_hint`` (the expected size) keeps small files from allocating a full chunk.
+    """
     h = xxhash.xxh3_128()
-    buf = bytearray(CHUNK)
+    buf = bytearray(max(1, min(CHUNK, size_hint + 1)))
     view = memoryview(buf)
     readinto = getattr(stream, "readinto", None)
     if readinto is None:  # some fsspec file objects only offer read()
@@ -38,7 +41,7 @@ def hash_stream(stream: BinaryIO) -> str:
 def hash_file(path: str | os.PathLike[str]) -> str:
     """Digest of a local file's content."""
     with open(path, "rb", buffering=0) as f:
-        return hash_stream(f)
+        return hash_stream(f, os.fstat(f.fileno()).st_size)
 
 
 def hash_bytes(data: bytes) -> str:

@@ -14,6 +14,7 @@ faster for many games of one layer, by encoding the per-layer part once.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -96,13 +97,7 @@ class RecipeTemplate:
 
     def key(self, sources: dict[str, str], upstream: dict[str, str]) -> str:
         """Key of the recipe with these per-game parts (values must be plain str)."""
-        tail = (
-            ',"sources":'
-            + json.dumps(sources, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            + ',"upstream":'
-            + json.dumps(upstream, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            + "}"
-        )
+        tail = ',"sources":' + _str_object(sources) + ',"upstream":' + _str_object(upstream) + "}"
         return digest_hex(self._prefix + tail.encode())
 
     def recipe(self, sources: dict[str, str], upstream: dict[str, str]) -> Recipe:
@@ -115,3 +110,18 @@ class RecipeTemplate:
             sources=sources,
             upstream=upstream,
         )
+
+
+# Characters JSON must escape (with ensure_ascii=False): quote, backslash, control characters.
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _str_object(d: dict[str, str]) -> str:
+    """Canonical JSON of a flat str -> str object; equal to ``canonical_json(d)``.
+
+    Names and digests never need escaping, so joining strings is exact and several times
+    faster than json.dumps; anything that would need escaping takes the general path.
+    """
+    if _NEEDS_ESCAPE.search("".join(d) + "".join(d.values())):
+        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "{" + ",".join(f'"{k}":"{d[k]}"' for k in sorted(d)) + "}"

@@ -13,14 +13,15 @@ purpose is to exercise the engine (keys, staleness, incremental rebuilds) end to
 
 from __future__ import annotations
 
-import numpy as np
-import pyarrow as pa
-import xxhash
-
 from artifacts import BuildContext, Generator, Params
+
+# numpy and pyarrow are imported inside build(): discovering layers (every status) must not
+# pay for the libraries that only building needs.
 
 
 def _seed(*parts: bytes) -> int:
+    import xxhash
+
     return xxhash.xxh3_64_intdigest(b"\x00".join(parts))
 
 
@@ -39,6 +40,9 @@ class DemoFrames(Generator):
     description = "stand-in frame-level: per block of each video, detections and embeddings"
 
     def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+        import pyarrow as pa
+
         p = ctx.params
         assert isinstance(p, FramesParams)
         det_w = np.frombuffer(ctx.model("detector").read_bytes(), dtype=np.uint8).astype(np.float32)
@@ -90,6 +94,9 @@ class DemoTracks(Generator):
     description = "stand-in track-level: a track id per detection from position cells"
 
     def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+        import pyarrow as pa
+
         p = ctx.params
         assert isinstance(p, TracksParams)
         det = ctx.upstream("demo-frames").table("detections.parquet", columns=["frame", "camera", "x", "y"])
@@ -110,6 +117,8 @@ class DemoHeatmaps(Generator):
     description = "stand-in shot-heatmaps: per shot, a small occupancy grid of tracked players"
 
     def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+
         with ctx.open_source("shots") as f:
             shots = [int(line.split(",")[0]) for line in f.read().decode().splitlines()[1:] if line.strip()]
         det = ctx.upstream("demo-frames").table("detections.parquet", columns=["frame", "x", "y"])
@@ -135,6 +144,8 @@ class DemoFeatures(Generator):
     description = "stand-in videomae-features: per shot, fp16 token features from video bytes"
 
     def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+
         with ctx.open_source("shots") as f:
             shots = [int(line.split(",")[0]) for line in f.read().decode().splitlines()[1:] if line.strip()]
         w = np.frombuffer(ctx.model("videomae").read_bytes(), dtype=np.uint8).astype(np.float32)[:64].reshape(8, 8) / 255.0

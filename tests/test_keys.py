@@ -132,3 +132,12 @@ def test_template_with_a_param_or_role_named_sources() -> None:
     )
     t = RecipeTemplate(odd.layer, odd.generator_version, odd.params, odd.models)
     assert t.key(odd.sources, odd.upstream) == odd.key()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"q\"uote": D}, {"cam0": 'va"lue'}, {"back\\slash": D}, {"nl\n": D}, {"tab": "a\tb"}, {"é": "ü"}, {}, {"b": D, "a": D}],
+)
+def test_template_fast_encoding_equals_canonical_json_for_any_string(odd: dict[str, str]) -> None:
+    t = RecipeTemplate("l", "1", {}, {})
+    assert t.key(odd, odd) == t.recipe(odd, odd).key()
