@@ -73,12 +73,37 @@ class ArtifactReader:
 
 
 class ModelHandle:
-    """A model ref with its weights location; :meth:`path` verifies the digest once."""
+    """A model ref with its weights location; :meth:`path` verifies the digest once and
+    :meth:`load` builds the implementation named in models.yaml, once per worker process."""
 
-    def __init__(self, ref: ModelRef, url: str, verified: dict[tuple[str, int, int], str]) -> None:
+    def __init__(
+        self,
+        ref: ModelRef,
+        url: str,
+        verified: dict[tuple[str, int, int], str],
+        implementation: tuple[str, str] = ("", ""),
+        loaded: dict[tuple[str, str, str], Any] | None = None,
+    ) -> None:
         self.ref = ref
         self.url = url
         self._verified = verified
+        self._implementation = implementation
+        self._loaded = loaded if loaded is not None else {}
+
+    def load(self) -> Any:
+        """The runnable model: ``Implementation.from_weights(path)`` on verified weights.
+
+        Cached per worker by (role, version, digest), so a worker loads each model once.
+        """
+        spec, where = self._implementation
+        if not spec:
+            raise ModelWeightsError(f"model {self.ref.label()}", None, "has no implementation in models.yaml", "add 'implementation: package.module:Class' to the role or version")
+        cache_key = (self.ref.role, self.ref.version, self.ref.digest)
+        if cache_key not in self._loaded:
+            from artifacts.modelimpl import resolve_implementation
+
+            self._loaded[cache_key] = resolve_implementation(spec, where).from_weights(self.path())
+        return self._loaded[cache_key]
 
     def path(self) -> str:
         """Local path of the weights file, after checking its digest against models.yaml."""

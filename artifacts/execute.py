@@ -58,6 +58,7 @@ class TaskExecutor:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._verified: dict[tuple[str, int, int], str] = {}
+        self._loaded: dict[tuple[str, str, str], object] = {}
         self._versions = library_versions()
         self._host = host_name()
         self._user = current_user()
@@ -83,7 +84,10 @@ class TaskExecutor:
                     raise SourceError(f"source {name} of game {spec.game}", src.url if src else None, "changed since the build was planned", "rerun the build")
                 selected[name] = src
             models = {
-                role: ModelHandle(ref, engine.models.weights_url(role, ref.version), self._verified)
+                role: ModelHandle(
+                    ref, engine.models.weights_url(role, ref.version), self._verified,
+                    engine.models.implementation(role, ref.version), self._loaded,
+                )
                 for role, ref in recipe.models.items()
             }
             for handle in models.values():

@@ -62,6 +62,7 @@ class ModelVersion(BaseModel):
     weights: str
     digest: str = Field(pattern=r"^xxh3-128:[0-9a-f]{32}$")
     description: str = ""
+    implementation: str = ""
     trained_with: dict[str, str] = {}
     trained_on: list[TrainedOn] = []
     provides: dict[str, JsonValue] = {}
@@ -78,6 +79,7 @@ class RoleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str = ""
+    implementation: str = ""
     trains_on: list[str] = []
     versions: dict[str, ModelVersion]
 
@@ -203,6 +205,14 @@ class Models:
     def ref(self, role: str, version: str) -> ModelRef:
         """The model ref of ``role`` at ``version``."""
         return ModelRef(role=role, version=version, digest=self.spec.roles[role].versions[version].digest)
+
+    def implementation(self, role: str, version: str) -> tuple[str, str]:
+        """The implementation spec of ``role`` ``version`` (the version's, else the role's),
+        and where it is written (for error messages); ``""`` when none is named."""
+        rs = self.spec.roles[role]
+        if rs.versions[version].implementation:
+            return rs.versions[version].implementation, self._where(self._data, ("roles", role, "versions", version, "implementation"))
+        return rs.implementation, self._where(self._data, ("roles", role, "implementation"))
 
     def weights_url(self, role: str, version: str) -> str:
         """Absolute location of the weights file (relative paths resolve against models.yaml)."""

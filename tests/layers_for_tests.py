@@ -116,4 +116,35 @@ class TSlow(Generator):
             f.write(data[16:])
 
 
-ALL = ["layers_for_tests:TFrames", "layers_for_tests:TTracks", "layers_for_tests:TSummary", "layers_for_tests:TSlow"]
+ALL = ["layers_for_tests:TFrames", "layers_for_tests:TTracks", "layers_for_tests:TSummary", "layers_for_tests:TSlow", "layers_for_tests:TModeled"]
+
+
+class ByteModel:
+    """A model implementation for tests: its "weights" are bytes; it remembers its loading."""
+
+    def __init__(self, weights: bytes, path: str) -> None:
+        import uuid
+
+        self.weights = weights
+        self.path = path
+        self.instance = uuid.uuid4().hex
+
+    @classmethod
+    def from_weights(cls, path: str) -> ByteModel:
+        return cls(Path(path).read_bytes(), path)
+
+    def score(self, data: bytes) -> int:
+        return (sum(data) + sum(self.weights)) % 1000
+
+
+class TModeled(Generator):
+    name = "t-modeled"
+    version = "1"
+    models = ("tracker",)
+    sources = ("kind:video",)
+    outputs = ("score.txt",)
+
+    def build(self, ctx: BuildContext) -> None:
+        model = ctx.model("tracker").load()
+        data = b"".join(_read(ctx, n) for n in ctx.source_names())
+        ctx.output_path("score.txt").write_text(f"{model.score(data)} {model.instance}")
