@@ -164,7 +164,7 @@ def test_impact_of_a_crop_encoder_change(lws: Ws) -> None:
     assert [[s.text() for s in w] for w in result.waves] == [
         ["precompute t-frames"],
         ["retrain tracker"],
-        ["precompute t-tracks"],
+        ["precompute t-modeled", "precompute t-tracks"],  # both run the retrained tracker
         ["evaluate ptfe", "precompute t-summary", "retrain jn_classifier"],
         ["retrain identity_resolver"],
     ]
@@ -176,12 +176,12 @@ def test_impact_of_a_tracker_change_leaves_frame_level_alone(lws: Ws) -> None:
     e = lws.engine()
     api.build(e, ["t-summary"])
     result = impact(e, "tracker", "trk-v2", "production")
-    assert [l.layer for l in result.layers] == ["t-tracks", "t-summary"]
+    assert [(l.layer, l.not_built) for l in result.layers] == [("t-modeled", 3), ("t-tracks", 0), ("t-summary", 0)]
     assert result.retrain == ["identity_resolver", "jn_classifier"]
     r = lws.cli("impact", "tracker=trk-v2", "--json")
     # the evaluation waits for the new track-level outputs, the classifier too
     assert json.loads(r.stdout)["waves"] == [
-        ["precompute t-tracks"],
+        ["precompute t-modeled", "precompute t-tracks"],
         ["evaluate ptfe", "precompute t-summary", "retrain jn_classifier"],
         ["retrain identity_resolver"],
     ]
