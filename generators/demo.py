@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from artifacts.catalog import SourceSpec
 from artifacts.engine import Engine
 from artifacts.hashing import hash_bytes
 from artifacts.workspace import init_workspace
+from generators.render.game import render_game
 
 DEMO_GAMES = ("demo-g01", "demo-g02", "demo-g03", "demo-g04")
 DEMO_MODELS = {
@@ -69,15 +69,10 @@ def make_demo_workspace(root: Path) -> Engine:
     known = engine.catalog.sources()
     entries = []
     for g_idx, game in enumerate(DEMO_GAMES):
-        src = root / "sources" / game
-        for cam in range(2):
-            _write_once(src / f"cam{cam}.bin", _seeded_bytes(g_idx * 10 + cam, 96 * 1024))
-        shots = np.random.default_rng(500 + g_idx).integers(0, 20, 3)
-        _write_once(src / "shots.csv", ("frame,shooter\n" + "".join(f"{s},{i % 5}\n" for i, s in enumerate(sorted(shots)))).encode())
+        # Real rendered games (H.264 per camera + shots annotation), reused when present.
+        rendered = render_game(root / "sources" / game, game, seed=g_idx, seconds=4.0)
         if game not in known:
-            entries.append(
-                (game, [SourceSpec("cam0", str(src / "cam0.bin")), SourceSpec("cam1", str(src / "cam1.bin")), SourceSpec("shots", str(src / "shots.csv"), "annotation")])
-            )
+            entries.append(rendered.entry())
     if entries:
         engine.catalog.add_games(entries)
     return engine
