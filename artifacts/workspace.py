@@ -42,7 +42,7 @@ class WorkspaceConfig(BaseModel):
     params: dict[str, dict[str, Any]] = {}
 
 
-def render_config(store: str, models: str, collection: str, layers: list[str]) -> str:
+def render_config(store: str, models: str, collection: str, layers: list[str], entry_points: bool = True) -> str:
     """Text of a new artifacts.toml."""
     lines = [
         "# Workspace of the artifacts framework; see docs/cli.md.",
@@ -50,6 +50,7 @@ def render_config(store: str, models: str, collection: str, layers: list[str]) -
         f"models = {_toml_str(models)}",
         f"collection = {_toml_str(collection)}",
         "layers = [" + ", ".join(_toml_str(x) for x in layers) + "]",
+        f"entry_points = {'true' if entry_points else 'false'}",
         "",
     ]
     return "\n".join(lines)
@@ -116,12 +117,13 @@ def init_workspace(
     models: str = "models.yaml",
     collection: str = "production",
     layers: list[str] | None = None,
+    entry_points: bool = True,
 ) -> Workspace:
     """Create a workspace at ``root`` (idempotent: an existing one is reused unchanged)."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / CONFIG_NAME
     if not path.exists():
-        path.write_text(render_config(store, models, collection, layers or []), encoding="utf-8")
+        path.write_text(render_config(store, models, collection, layers or [], entry_points), encoding="utf-8")
     models_path = root / models
     if not models_path.exists():
         models_path.write_text(

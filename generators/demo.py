@@ -58,7 +58,8 @@ def demo_models_yaml() -> str:
 def make_demo_workspace(root: Path) -> Engine:
     """Create or reuse the demo workspace at ``root`` and return its engine."""
     root = root.resolve()
-    init_workspace(root)
+    # The demo runs its stand-in layers only: the real layers' models are not in its registry.
+    init_workspace(root, layers=[f"generators.demo_layers:{c}" for c in ("DemoFrames", "DemoTracks", "DemoHeatmaps", "DemoFeatures")], entry_points=False)
     for r_idx, (_role, versions) in enumerate(DEMO_MODELS.items()):
         for v_idx, version in enumerate(versions):
             _write_once(root / "weights" / f"{version}.bin", _seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))

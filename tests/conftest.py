@@ -94,9 +94,8 @@ PRODUCTION = {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v1"
 def make_ws(tmp_path: Path) -> Callable[..., Ws]:
     def make(name: str = "ws", games: int = 3, collections: dict[str, dict[str, str]] | None = None) -> Ws:
         root = tmp_path / name
-        init_workspace(root, layers=ALL)
+        init_workspace(root, layers=ALL, entry_points=False)
         ws = Ws(root)
-        ws.set_config("entry_points = false\n")
         ws.write_models(collections or {"production": dict(PRODUCTION), "staging": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v2"}})
         for i in range(games):
             ws.add_game(f"g{i}")

@@ -1,0 +1,100 @@
+"""The ``frame-level`` layer: detections and crop-encoder features from a game's videos.
+
+Per game, one parquet table ``detections.parquet``, one row per detection:
+
+| column | type | meaning |
+|---|---|---|
+| ``frame`` | int32 | frame index in its video (0-based) |
+| ``camera`` | string | the video's source name |
+| ``px``, ``py`` | float32 | foot-point in that video's pixels |
+| ``confidence`` | float32 | detector confidence, 0-1 |
+| ``embedding`` | fixed_size_list<float32>[D] | appearance embedding, L2-normalised |
+| ``jersey`` | fixed_size_list<float32>[133] | 3 objectness + 30 digit + 100 whole-number logits |
+| ``team_probs`` | fixed_size_list<float32>[3] | preliminary team: team 0, team 1, referee |
+| ``team`` | int8 | argmax of ``team_probs`` |
+
+Rows are sorted by (camera, frame); row groups of 65,536 rows keep frame-range reads cheap.
+The detector reads pixels only: ground truth never reaches this layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from artifacts import BuildContext, Generator, Params
+
+# numpy, pyarrow, torch and av are imported in build(): layer discovery must stay cheap.
+
+
+class FrameLevelParams(Params):
+    stride: int = 1
+    batch: int = 16
+    figure_height_px: float = 0.0  # crop box height when the detector gives none; 0: the encoder's default
+
+
+class FrameLevel(Generator):
+    name = "frame-level"
+    version = "1"
+    Params = FrameLevelParams
+    models = ("detector", "crop_encoder")
+    sources = ("kind:video",)
+    outputs = ("detections.parquet",)
+    contracts: ClassVar[dict[str, str]] = {"embedding_dim": "crop_encoder"}
+    description = "detector foot-points and crop-encoder features for every decoded frame"
+
+    def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        from generators.frame_level.decode import decode_batches
+        from generators.models.crop_encoder import crop_boxes, extract_crops
+
+        p = ctx.params
+        assert isinstance(p, FrameLevelParams)
+        detector = ctx.model("detector").load()
+        encoder = ctx.model("crop_encoder").load()
+        parts: dict[str, list[Any]] = {k: [] for k in ("frame", "camera", "px", "py", "confidence", "embedding", "jersey", "team_probs")}
+        for name in ctx.source_names():
+            url = ctx.source(name).url
+            for frames_idx, frames in decode_batches(name, url, p.stride, p.batch):
+                found = detector.detect(frames)
+                for fi, det, frame in zip(frames_idx, found, frames, strict=True):
+                    if len(det) == 0:
+                        continue
+                    heights = np.full(len(det), p.figure_height_px or 0.0, np.float32)
+                    boxes = crop_boxes(det[:, 0], det[:, 1], heights, encoder.crop_size, frame.shape[:2])
+                    feats = encoder.encode(extract_crops(frame, boxes, encoder.crop_size))
+                    parts["frame"].append(np.full(len(det), fi, np.int32))
+                    parts["camera"].append([name] * len(det))
+                    parts["px"].append(det[:, 0].astype(np.float32))
+                    parts["py"].append(det[:, 1].astype(np.float32))
+                    parts["confidence"].append(det[:, 2].astype(np.float32))
+                    parts["embedding"].append(feats.embedding)
+                    parts["jersey"].append(feats.jersey)
+                    parts["team_probs"].append(feats.team)
+        dim = int(encoder.embedding_dim)
+
+        def cat(key: str, width: int | None = None, dtype: Any = np.float32) -> Any:
+            if parts[key]:
+                return np.concatenate(parts[key]).astype(dtype)
+            return np.zeros((0, width) if width else (0,), dtype)
+
+        def vectors(a: Any, width: int) -> pa.FixedSizeListArray:
+            return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(a, np.float32).ravel()), width)
+
+        team_probs = cat("team_probs", 3)
+        table = pa.table(
+            {
+                "frame": pa.array(cat("frame", dtype=np.int32)),
+                "camera": pa.array([c for chunk in parts["camera"] for c in chunk], pa.string()),
+                "px": pa.array(cat("px")),
+                "py": pa.array(cat("py")),
+                "confidence": pa.array(cat("confidence")),
+                "embedding": vectors(cat("embedding", dim), dim),
+                "jersey": vectors(cat("jersey", 133), 133),
+                "team_probs": vectors(team_probs, 3),
+                "team": pa.array(team_probs.argmax(axis=1).astype(np.int8) if len(team_probs) else np.zeros(0, np.int8)),
+            }
+        )
+        ctx.write_table("detections.parquet", table)
+        ctx.record_contract("embedding_dim", dim)

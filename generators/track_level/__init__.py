@@ -1,0 +1,1 @@
+"""The track-level layer: track ids per detection and a category per track."""

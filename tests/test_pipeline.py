@@ -1,0 +1,121 @@
+"""frame-level and track-level on rendered video with trained reference models, end to end.
+
+One module-scoped fixture renders small games and trains tiny reference models once; the
+tests then build real layers on it: the incremental promise (a tracker change rebuilds only
+track-level) and a truncated video failing only its game.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import Ws
+
+from artifacts import api
+from artifacts.hashing import hash_file
+from artifacts.status import State
+from artifacts.workspace import init_workspace
+from generators.models.fit_detector import DetectorTraining
+from generators.models.fit_encoder import EncoderTraining
+from generators.models.train import train_reference_models
+from generators.render.game import render_game
+from generators.tracking.params import TrackerParams
+from generators.tracking.tracker import Tracker
+
+LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("weights")
+    paths = train_reference_models(
+        out, seed=3, games=2, seconds=2.0,
+        detector=DetectorTraining(steps=300), encoder=EncoderTraining(epochs=2),
+    )
+    # min_hits=1: the tiny test detector is sparse; tracking quality is measured in docs/quality.md
+    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0)).save(out / "trk-v1.safetensors")
+    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0, gate=20.0)).save(out / "trk-v2.safetensors")
+    return {"det-v1": paths["detector"], "ce-v1": paths["crop_encoder"], "trk-v1": out / "trk-v1.safetensors", "trk-v2": out / "trk-v2.safetensors"}
+
+
+def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2) -> Ws:
+    init_workspace(root, layers=LAYERS, entry_points=False)
+    ws = Ws(root)
+    impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
+            "tracker": "generators.tracking.tracker:Tracker"}
+    role_of = {"det-v1": "detector", "ce-v1": "crop_encoder", "trk-v1": "tracker", "trk-v2": "tracker"}
+    lines = ["schema: 1", "roles:"]
+    for role in ("detector", "crop_encoder", "tracker"):
+        lines += [f"  {role}:", f"    implementation: {impl[role]}", "    versions:"]
+        for v, path in trained.items():
+            if role_of[v] == role:
+                lines += [f"      {v}:", f"        weights: {path}", f"        digest: {hash_file(path)}"]
+    lines += ["collections:", "  production: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v1}",
+              "  staging: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v2}"]
+    (root / "models.yaml").write_text("\n".join(lines) + "\n")
+    e = ws.engine()
+    e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=(320, 192)).entry() for i in range(games)])
+    return ws
+
+
+def test_frame_and_track_level_on_rendered_video(tmp_path: Path, trained: dict[str, Path]) -> None:
+    ws = make_pipeline_ws(tmp_path / "ws", trained)
+    report = api.build(ws.engine(), ["track-level"], jobs=1)
+    assert report.ok(), [ev.message for ev in (report.result.events.values() if report.result else []) if ev.message]
+    e = ws.engine()
+    plan = e.plan_keys(["track-level"])
+    m = e.store.manifest("frame-level", "r0", plan.key("frame-level", "r0") or "")
+    assert m is not None and m.contracts["embedding_dim"] > 0
+    det = pq.read_table(ws.root / "store" / m.data / "detections.parquet")
+    assert det.num_rows > 0
+    assert det.schema.field("jersey").type.list_size == 133 and det.schema.field("team_probs").type.list_size == 3
+    assert set(det.column("camera").to_pylist()) <= {"left", "right"}
+    frames = det.column("frame").to_numpy()
+    assert frames.min() >= 0 and frames.max() < 20  # 2 s at 10 fps
+    t = e.store.manifest("track-level", "r0", plan.key("track-level", "r0") or "")
+    assert t is not None
+    assign = pq.read_table(ws.root / "store" / t.data / "assignments.parquet")
+    tracks = pq.read_table(ws.root / "store" / t.data / "tracks.parquet")
+    assert assign.num_rows == det.num_rows
+    ids = assign.column("track_id").to_numpy()
+    assert (ids >= 0).any() and set(np.unique(ids[ids >= 0]).tolist()) == set(tracks.column("track_id").to_pylist())
+    assert set(tracks.column("category").to_pylist()) <= {"team_a", "team_b", "referee", "other"}
+
+
+def test_tracker_change_rebuilds_only_track_level(tmp_path: Path, trained: dict[str, Path]) -> None:
+    ws = make_pipeline_ws(tmp_path / "ws", trained)
+    assert api.build(ws.engine(), ["track-level"], jobs=1).ok()
+    status = api.status(ws.engine(), ["frame-level", "track-level"], collection="staging")
+    by_layer = {(x.layer, x.state) for x in status.entries}
+    assert by_layer == {("frame-level", State.FRESH), ("track-level", State.STALE)}
+    assert {c.text() for x in status.entries for c in x.causes} == {"tracker trk-v1 -> trk-v2"}
+    report = api.build(ws.engine(), ["track-level"], collection="staging", jobs=1)
+    assert report.ok() and report.result is not None
+    assert {tid for tid, ev in report.result.events.items() if ev.kind == "built"} == {("track-level", "r0"), ("track-level", "r1")}
+
+
+def test_truncated_video_fails_only_its_game(tmp_path: Path, trained: dict[str, Path]) -> None:
+    ws = make_pipeline_ws(tmp_path / "ws", trained)
+    assert api.build(ws.engine(), ["frame-level"], jobs=1).ok()
+    store = ws.root / "store"
+    before = {p: hash_file(p) for p in store.rglob("*") if p.is_file() and ".staging" not in p.parts}
+    bad = render_game(ws.root / "games" / "bad", "bad", seed=99, seconds=2.0, size=(320, 192))
+    video = bad.video("left")
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    ws.engine().catalog.add_games([bad.entry()])
+    report = api.build(ws.engine(), ["track-level"], jobs=1)
+    assert not report.ok() and report.result is not None
+    ev = report.result.events[("frame-level", "bad")]
+    assert ev.kind == "failed" and "video left" in (ev.message or "") and "unreadable" in (ev.message or "")
+    assert report.result.events[("track-level", "bad")].kind == "skipped"
+    assert report.result.events[("track-level", "r0")].kind == "built"
+    for p, digest in before.items():  # every committed file untouched
+        assert hash_file(p) == digest, p
+    status = {(x.layer, x.game): x.state for x in api.status(ws.engine(), ["frame-level"]).entries}
+    assert status == {("frame-level", "bad"): State.FAILED, ("frame-level", "r0"): State.FRESH, ("frame-level", "r1"): State.FRESH}
+    assert json.loads((bad.directory / "game.json").read_text())  # the renderer's record is intact
