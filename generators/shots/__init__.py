@@ -1,0 +1,1 @@
+"""Shot annotations and the shot-centred window that heatmaps and video features share."""
