@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, plan_tasks
+from artifacts.context import ArtifactReader
 from artifacts.engine import Engine
+from artifacts.errors import UsageError
 from artifacts.explain import ExplainNode, explain
 from artifacts.keyplan import KeyPlan
 from artifacts.status import StatusReport, compute_status
@@ -59,6 +61,23 @@ def status(
         report = compute_status(engine.store, plan, targets, explain_causes)
     report.unavailable = unavailable
     return report
+
+
+def artifact(engine: Engine, layer: str, game: str, collection: str | None = None) -> ArtifactReader:
+    """Read access to the artifact of ``layer`` for ``game`` that ``collection`` plans now.
+
+    For consumers outside a build (evaluation, datasets, trainers): they read exactly what a
+    build of the same collection would read. Raises :class:`UsageError` naming the layer, the
+    game and the fix when that artifact is not built (missing, stale or failed).
+    """
+    name = engine.registry.get(layer).name
+    plan = engine.plan_keys([name], collection, [game])
+    key = plan.key(name, game)
+    manifest = engine.store.manifest(name, game, key) if key else None
+    if manifest is None:
+        raise UsageError(f"artifact {name} of game", game, f"is not built for collection {plan.collection!r}",
+                         f"run `artifacts build {name} --game {game}`")
+    return ArtifactReader(engine.store, manifest)
 
 
 def explain_artifact(engine: Engine, layer: str, game: str, collection: str | None = None) -> ExplainNode:

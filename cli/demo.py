@@ -11,10 +11,12 @@ from cli.render import print_status, summary_table
 from generators.demo import make_demo_workspace
 
 
-def run_demo(root: Path, jobs: int, console: Console) -> int:
+def run_demo(root: Path, jobs: int, console: Console, reference: Path | None = None) -> int:
     """Build every layer under ``production``; then switch to ``staging`` (new tracker),
-    show status and rebuild: only the tracker-dependent layers are recomputed."""
-    engine = make_demo_workspace(root)
+    show status and rebuild: only the tracker-dependent layers are recomputed.
+
+    ``reference``: already trained reference models to use instead of training them."""
+    engine = make_demo_workspace(root, reference, log=console.print)
 
     def build_all(collection: str) -> api.BuildReport:
         report = api.build(engine, [], collection, jobs=jobs)
@@ -31,5 +33,5 @@ def run_demo(root: Path, jobs: int, console: Console) -> int:
     console.rule("3. build under 'staging': only what the tracker change touched")
     staged = build_all("staging")
     print_status(console, api.status(engine, collection="staging"))
-    console.print(f"demo workspace: {engine.workspace.root}  (try: artifacts -w {engine.workspace.root} explain demo-heatmaps demo-g01)")
+    console.print(f"demo workspace: {engine.workspace.root}  (try: artifacts -w {engine.workspace.root} explain track-level demo-g01)")
     return 0 if report.ok() and staged.ok() else 1

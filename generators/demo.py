@@ -1,77 +1,87 @@
-"""The embedded demo: a small workspace of generated games, built end to end.
+"""The embedded demo: rendered games built end to end by the real layers on reference models.
 
-``make_demo_workspace`` is idempotent: it writes sources, weights and models.yaml only where
-they are absent, so a second ``artifacts demo`` reuses the workspace and rebuilds nothing.
+``make_demo_workspace`` is idempotent: it trains the reference models, renders the games and
+writes models.yaml only where they are absent, so a second ``artifacts demo`` reuses the
+workspace and rebuilds nothing.
+
+The models are the project's reference models (:mod:`generators.pipeline.reference`, the
+``quick`` budget: about a minute and a half on one CPU thread), trained into
+``weights/reference/`` and registered with the digests of the files actually written. The
+``staging`` collection differs from ``production`` by one tracker version: ``trk-v2`` is the
+fitted tracker without its appearance term (motion only), so that the demo can show a tracker
+change invalidating track-level and what reads it, and nothing else.
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from artifacts.engine import Engine
-from artifacts.hashing import hash_bytes
 from artifacts.workspace import init_workspace
+from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
+from generators.pipeline.reference import TRACKER_FILE, build_reference_models
+from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
 from generators.render.game import render_game
+from generators.tracking.tracker import Tracker
 
 DEMO_GAMES = ("demo-g01", "demo-g02", "demo-g03", "demo-g04")
-DEMO_MODELS = {
-    "detector": ("det-v1",),
-    "crop_encoder": ("ce-v1",),
-    "tracker": ("trk-v1", "trk-v2"),
-    "videomae": ("vmae-s1",),
-}
+DEMO_SECONDS = 4.0
+REFERENCE_FILES = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
+DEMO_VERSIONS = {"detector": ("det-v1",), "crop_encoder": ("ce-v1",), "tracker": ("trk-v1", "trk-v2")}
+HEADER = ("Model registry of the embedded demo (see docs/registry.md). The weights are the\n"
+          "reference models, trained by 'artifacts demo' (generators.pipeline.reference, budget quick).")
 
 
-def _write_once(path: Path, data: bytes) -> None:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+def demo_layers() -> list[str]:
+    """The layers of the demo workspace, as import paths."""
+    return list(PIPELINE_LAYERS)
 
 
-def _seeded_bytes(seed: int, n: int) -> bytes:
-    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+def ensure_reference_models(weights: Path, reference: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """The reference models in ``weights/reference``: copied from ``reference`` (a directory from
+    :func:`build_reference_models`) when given, else trained there when absent."""
+    target = weights / "reference"
+    paths = {role: target / f for role, f in REFERENCE_FILES.items()}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    if reference is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        for role, p in paths.items():
+            shutil.copyfile(reference / REFERENCE_FILES[role], p)
+        return paths
+    (log or print)("training the reference models (budget quick, about a minute and a half)...")
+    built = build_reference_models(target, seed=0, budget="quick", cache_dir=weights / "training-games", log=log)
+    return {role: built[role] for role in REFERENCE_FILES}
 
 
-def demo_models_yaml() -> str:
-    """The demo's models.yaml text. Seeded weights make the digests constant; the repository's
-    top-level models.yaml is this text (a test keeps them equal)."""
-    lines = [
-        "# Model registry of the embedded demo (see docs/registry.md). The weights files are",
-        "# seeded and written by 'artifacts demo' into the workspace's weights/ directory.",
-        "schema: 1",
-        "roles:",
-    ]
-    for r_idx, (role, versions) in enumerate(DEMO_MODELS.items()):
-        lines += [f"  {role}:", "    versions:"]
-        for v_idx, version in enumerate(versions):
-            digest = hash_bytes(_seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))
-            lines += [f"      {version}:", f"        weights: weights/{version}.bin", f"        digest: {digest}"]
-    lines += ["collections:", "  production:"]
-    lines += [f"    {role}: {versions[0]}" for role, versions in DEMO_MODELS.items()]
-    lines += ["  staging:  # production with the new tracker"]
-    lines += [f"    {role}: {versions[-1]}" for role, versions in DEMO_MODELS.items()]
-    return "\n".join(lines) + "\n"
+def make_demo_workspace(root: Path, reference: Path | None = None, log: Callable[[str], None] | None = None) -> Engine:
+    """Create or reuse the demo workspace at ``root`` and return its engine.
 
-
-def make_demo_workspace(root: Path) -> Engine:
-    """Create or reuse the demo workspace at ``root`` and return its engine."""
+    ``reference``: a directory holding already trained reference models to use instead of
+    training them (the test suite trains them once per session).
+    """
     root = root.resolve()
-    # The demo runs its stand-in layers only: the real layers' models are not in its registry.
-    init_workspace(root, layers=[f"generators.demo_layers:{c}" for c in ("DemoFrames", "DemoTracks", "DemoHeatmaps", "DemoFeatures")], entry_points=False)
-    for r_idx, (_role, versions) in enumerate(DEMO_MODELS.items()):
-        for v_idx, version in enumerate(versions):
-            _write_once(root / "weights" / f"{version}.bin", _seeded_bytes(1000 + 10 * r_idx + v_idx, 4096))
+    init_workspace(root, layers=demo_layers(), entry_points=False)
+    paths = ensure_reference_models(root / "weights", reference, log)
+    trk_v2 = root / "weights" / "trk-v2.safetensors"
+    if not trk_v2.exists():
+        fitted = Tracker.from_weights(paths["tracker"]).params
+        Tracker(fitted.model_copy(update={"appearance_weight": 0.0})).save(trk_v2)
     models = root / "models.yaml"
     if not models.exists() or "schema: 1\nroles: {}" in models.read_text():
-        models.write_text(demo_models_yaml())
+        versions = {"detector": {"det-v1": paths["detector"]}, "crop_encoder": {"ce-v1": paths["crop_encoder"]},
+                    "tracker": {"trk-v1": paths["tracker"], "trk-v2": trk_v2}}
+        collections = {"production": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v1"},
+                       "staging": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v2"}}
+        models.write_text(models_yaml(versions, collections, root, header=HEADER))
     engine = Engine.open(root)
     known = engine.catalog.sources()
     entries = []
     for g_idx, game in enumerate(DEMO_GAMES):
         # Real rendered games (H.264 per camera + shots annotation), reused when present.
-        rendered = render_game(root / "sources" / game, game, seed=g_idx, seconds=4.0)
+        rendered = render_game(root / "sources" / game, game, seed=g_idx, seconds=DEMO_SECONDS)
         if game not in known:
             entries.append(rendered.entry())
     if entries:

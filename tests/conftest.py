@@ -107,3 +107,14 @@ def make_ws(tmp_path: Path) -> Callable[..., Ws]:
 @pytest.fixture
 def ws(make_ws: Callable[..., Ws]) -> Ws:
     return make_ws()
+
+
+@pytest.fixture(scope="session")
+def reference_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference detector, crop encoder and tracker, trained once per session (budget quick,
+    about 75 s on one CPU thread): the directory holding their weights files."""
+    from generators.pipeline.reference import build_reference_models
+
+    out = tmp_path_factory.mktemp("reference-models")
+    build_reference_models(out, seed=0, budget="quick", cache_dir=out / "games")
+    return out

@@ -1,7 +1,7 @@
 """frame-level and track-level on rendered video with trained reference models, end to end.
 
-One module-scoped fixture renders small games and trains tiny reference models once; the
-tests then build real layers on it: the incremental promise (a tracker change rebuilds only
+The session's reference models (trained once, tests/conftest.py) run on small rendered games;
+the tests build real layers on them: the incremental promise (a tracker change rebuilds only
 track-level) and a truncated video failing only its game.
 """
 
@@ -19,27 +19,22 @@ from artifacts import api
 from artifacts.hashing import hash_file
 from artifacts.status import State
 from artifacts.workspace import init_workspace
-from generators.models.fit_detector import DetectorTraining
-from generators.models.fit_encoder import EncoderTraining
-from generators.models.train import train_reference_models
+from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
+from generators.pipeline.reference import TRACKER_FILE
 from generators.render.game import render_game
-from generators.tracking.params import TrackerParams
 from generators.tracking.tracker import Tracker
 
 LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def trained(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The session's reference models, and trk-v2: the same tracker with a narrower gate."""
     out = tmp_path_factory.mktemp("weights")
-    paths = train_reference_models(
-        out, seed=3, games=2, seconds=2.0,
-        detector=DetectorTraining(steps=300), encoder=EncoderTraining(epochs=2),
-    )
-    # min_hits=1: the tiny test detector is sparse; tracking quality is measured in docs/quality.md
-    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0)).save(out / "trk-v1.safetensors")
-    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0, gate=20.0)).save(out / "trk-v2.safetensors")
-    return {"det-v1": paths["detector"], "ce-v1": paths["crop_encoder"], "trk-v1": out / "trk-v1.safetensors", "trk-v2": out / "trk-v2.safetensors"}
+    fitted = Tracker.from_weights(reference_models / TRACKER_FILE).params
+    Tracker(fitted.model_copy(update={"gate": fitted.gate / 2})).save(out / "trk-v2.safetensors")
+    return {"det-v1": reference_models / DETECTOR_FILE, "ce-v1": reference_models / CROP_ENCODER_FILE,
+            "trk-v1": reference_models / TRACKER_FILE, "trk-v2": out / "trk-v2.safetensors"}
 
 
 def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2) -> Ws:

@@ -34,7 +34,7 @@ class FrameLevelParams(Params):
 
 class FrameLevel(Generator):
     name = "frame-level"
-    version = "1"
+    version = "2"  # 2: crops of a whole decoded batch go through the encoder together
     Params = FrameLevelParams
     models = ("detector", "crop_encoder")
     sources = ("kind:video",)
@@ -47,48 +47,37 @@ class FrameLevel(Generator):
         import pyarrow as pa
 
         from generators.frame_level.decode import decode_batches
-        from generators.models.crop_encoder import crop_boxes, extract_crops
+        from generators.frame_level.infer import FrameDetections, detect_and_encode
 
         p = ctx.params
         assert isinstance(p, FrameLevelParams)
         detector = ctx.model("detector").load()
         encoder = ctx.model("crop_encoder").load()
-        parts: dict[str, list[Any]] = {k: [] for k in ("frame", "camera", "px", "py", "confidence", "embedding", "jersey", "team_probs")}
+        parts: list[tuple[str, FrameDetections]] = []
         for name in ctx.source_names():
             url = ctx.source(name).url
             for frames_idx, frames in decode_batches(name, url, p.stride, p.batch):
-                found = detector.detect(frames)
-                for fi, det, frame in zip(frames_idx, found, frames, strict=True):
-                    if len(det) == 0:
-                        continue
-                    heights = np.full(len(det), p.figure_height_px or 0.0, np.float32)
-                    boxes = crop_boxes(det[:, 0], det[:, 1], heights, encoder.crop_size, frame.shape[:2])
-                    feats = encoder.encode(extract_crops(frame, boxes, encoder.crop_size))
-                    parts["frame"].append(np.full(len(det), fi, np.int32))
-                    parts["camera"].append([name] * len(det))
-                    parts["px"].append(det[:, 0].astype(np.float32))
-                    parts["py"].append(det[:, 1].astype(np.float32))
-                    parts["confidence"].append(det[:, 2].astype(np.float32))
-                    parts["embedding"].append(feats.embedding)
-                    parts["jersey"].append(feats.jersey)
-                    parts["team_probs"].append(feats.team)
+                found = detect_and_encode(detector, encoder, frames, np.asarray(frames_idx, np.int32), p.figure_height_px)
+                if len(found):
+                    parts.append((name, found))
         dim = int(encoder.embedding_dim)
 
-        def cat(key: str, width: int | None = None, dtype: Any = np.float32) -> Any:
-            if parts[key]:
-                return np.concatenate(parts[key]).astype(dtype)
+        def cat(field: str, width: int | None = None, dtype: Any = np.float32) -> Any:
+            if parts:
+                return np.concatenate([getattr(f, field) for _, f in parts]).astype(dtype)
             return np.zeros((0, width) if width else (0,), dtype)
 
         def vectors(a: Any, width: int) -> pa.FixedSizeListArray:
             return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(a, np.float32).ravel()), width)
 
+        xy = cat("xy", 2)
         team_probs = cat("team_probs", 3)
         table = pa.table(
             {
                 "frame": pa.array(cat("frame", dtype=np.int32)),
-                "camera": pa.array([c for chunk in parts["camera"] for c in chunk], pa.string()),
-                "px": pa.array(cat("px")),
-                "py": pa.array(cat("py")),
+                "camera": pa.array([name for name, f in parts for _ in range(len(f))], pa.string()),
+                "px": pa.array(np.ascontiguousarray(xy[:, 0])),
+                "py": pa.array(np.ascontiguousarray(xy[:, 1])),
                 "confidence": pa.array(cat("confidence")),
                 "embedding": vectors(cat("embedding", dim), dim),
                 "jersey": vectors(cat("jersey", 133), 133),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel
 
 from generators.tracking.baseline import GreedyParams, greedy_nearest
@@ -51,10 +52,12 @@ GREEDY_GRID: Grid = {
 
 @dataclass(frozen=True)
 class FitSequence:
-    """One sequence to fit on: its ground truth and the detections to track."""
+    """One sequence to fit on: its ground truth, the detections to track and, optionally, their
+    appearance embeddings [N, D] (aligned with the detections' rows)."""
 
     gt: GroundTruth
     detections: Detections
+    embedding: npt.NDArray[np.float32] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def fit_tracker(sequences: Sequence[FitSequence], threshold: float, grid: Grid =
 
     def score(params: TrackerParams) -> float:
         tracker = Tracker(params)
-        return float(np.mean([idf1(s.gt, s.detections.frame, s.detections.xy, tracker.track(s.detections.frame, s.detections.xy, s.detections.conf), threshold) for s in sequences]))
+        return float(np.mean([idf1(s.gt, s.detections.frame, s.detections.xy, tracker.track(s.detections.frame, s.detections.xy, s.detections.conf, s.embedding),
+                                   threshold) for s in sequences]))
 
     return coordinate_search(start if start is not None else TrackerParams(), grid, score)
 

@@ -1,0 +1,42 @@
+"""A workspace whose models are the reference models: registered with their digests.
+
+The demo and the pipeline evaluation both run the real layers on reference weights; this is
+how they make such a workspace. Roles get their implementation (so ``artifacts`` can load
+them) and each version its weights file's digest, computed from the file (never copied from
+elsewhere: weights rebuilt on another machine type may differ in bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from artifacts.hashing import hash_file
+
+IMPLEMENTATIONS = {
+    "detector": "generators.models.detector:FootpointDetector",
+    "crop_encoder": "generators.models.crop_encoder:CropEncoder",
+    "tracker": "generators.tracking.tracker:Tracker",
+}
+PIPELINE_LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
+
+
+def models_yaml(versions: Mapping[str, Mapping[str, Path]], collections: Mapping[str, Mapping[str, str]], root: Path,
+                implementations: Mapping[str, str] = IMPLEMENTATIONS, header: str = "") -> str:
+    """models.yaml text: ``versions`` role -> version -> weights path (relative to ``root`` when
+    inside it), and ``collections`` name -> role -> version."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()] + ["schema: 1", "roles:"]
+    for role, by_version in versions.items():
+        lines.append(f"  {role}:")
+        if role in implementations:
+            lines.append(f"    implementation: {implementations[role]}")
+        lines.append("    versions:")
+        for version, path in by_version.items():
+            p = path.resolve()
+            shown = p.relative_to(root.resolve()).as_posix() if p.is_relative_to(root.resolve()) else str(p)
+            lines += [f"      {version}:", f"        weights: {shown}", f"        digest: {hash_file(p)}"]
+    lines.append("collections:")
+    for name, members in collections.items():
+        lines.append(f"  {name}:")
+        lines += [f"    {role}: {version}" for role, version in members.items()]
+    return "\n".join(lines) + "\n"
