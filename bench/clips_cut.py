@@ -40,6 +40,7 @@ def stream_copy(src: str, wins: list[tuple[float, float]], out: Path) -> list[fl
             s = inp.streams.video[0]
             o = dst.add_stream_from_template(s)
             tb = s.time_base
+            assert tb is not None
             inp.seek(int(start / tb), stream=s, backward=True, any_frame=False)
             first = None
             for pkt in inp.demux(s):
@@ -61,10 +62,14 @@ def decode_only(src: str, wins: list[tuple[float, float]]) -> int:
     with av.open(src) as inp:
         s = inp.streams.video[0]
         s.thread_type = "AUTO"
+        tb = s.time_base
+        assert tb is not None
         for start, end in wins:
-            inp.seek(int(start / s.time_base), stream=s, backward=True, any_frame=False)
+            inp.seek(int(start / tb), stream=s, backward=True, any_frame=False)
             for frame in inp.decode(s):
-                t = float(frame.pts * s.time_base)
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
                 if t >= end:
                     break
                 if t >= start:
