@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, plan_tasks
+from artifacts.combine import CombineOutcome, CombinePlan, get_combiner, plan_combine, run_combine
 from artifacts.context import ArtifactReader
 from artifacts.engine import Engine
 from artifacts.errors import UsageError
@@ -130,3 +131,30 @@ def build(
     result = BuildRunner(engine, plan, jobs=jobs, retries=retries, on_event=on_event).run(tasks)
     after = compute_status(engine.store, plan, targets, explain=False)
     return BuildReport(plan, before, tasks, result, after)
+
+
+@dataclass
+class CombineReport:
+    plan: CombinePlan
+    outcome: CombineOutcome | None  # the committed artifact; None: a dry run found none yet
+
+
+def combine(
+    engine: Engine,
+    combiner: str,
+    set_name: str,
+    games: list[str] | None = None,
+    collection: str | None = None,
+    dry_run: bool = False,
+) -> CombineReport:
+    """Commit (or find) ``combiner``'s artifact over ``games`` (all when empty), named
+    ``set_name``; see :mod:`artifacts.combine`. Build the input layer first (:func:`build`):
+    this refuses while any game's input is not FRESH. A dry run commits nothing and returns
+    the committed artifact only if it already exists."""
+    cls = get_combiner(engine, combiner)
+    with _gc_paused():
+        plan = plan_combine(engine, cls, set_name, games or None, collection)
+    if dry_run:
+        existing = engine.store.manifest(cls.name, set_name, plan.key)
+        return CombineReport(plan, CombineOutcome(existing, False) if existing else None)
+    return CombineReport(plan, run_combine(engine, plan))

@@ -153,6 +153,7 @@ class BuildContext:
         self._models = models
         self.read_keys: dict[str, str] = {}
         self.contracts: dict[str, JsonValue] = {}
+        self.warnings: list[str] = []
 
     # ----- inputs -------------------------------------------------------------------------
 
@@ -201,6 +202,25 @@ class BuildContext:
         """Record a contract value of the outputs (e.g. ``embedding_dim``) in the manifest;
         ``artifacts check`` compares it with what the producing model ``provides``."""
         self.contracts[name] = value
+
+    def warn(self, message: str) -> None:
+        """Report a problem with part of the input that the build worked around (one line,
+        ``thing 'value': problem; fix``); ``artifacts build`` prints it after its summary.
+        Warnings are not stored by the engine: a layer that must keep them writes them to an output."""
+        self.warnings.append(" ".join(message.split()))
+
+    def committed_location(self, name: str, base: str = "") -> str:
+        """Where output ``name`` will be once this attempt commits: a local path, or a URL of a
+        remote store (``s3://bucket/store/<layer>/data/...``); ``base`` replaces the store's
+        location (a URL where the store is mirrored). For outputs that name other outputs (a
+        JSONL of clip URIs); if another builder commits the same key first, its artifact, with
+        its own locations, stands instead."""
+        data = self.store.data_dir_for(self.staging)
+        if base:
+            return f"{base.rstrip('/')}/{data}/{name}"
+        if self.store.local:
+            return f"{self.store.root}/{data}/{name}"
+        return f"{self.store.url.rstrip('/')}/{data}/{name}"
 
     def output_path(self, name: str) -> Path:
         """Local path in staging for output ``name`` (parent directories created)."""

@@ -46,6 +46,7 @@ class Outcome:
     message: str | None = None
     transient: bool = False
     detail: str = ""
+    warnings: tuple[str, ...] = ()  # what the generator reported with ctx.warn
 
 
 def _now() -> str:
@@ -117,7 +118,7 @@ class TaskExecutor:
                 )
                 published = store.commit(staging, manifest)
             store.clear_failure(spec.layer, spec.game, spec.key)
-            return Outcome(spec.layer, spec.game, spec.key, True, published, build_s, time.perf_counter() - t0)
+            return Outcome(spec.layer, spec.game, spec.key, True, published, build_s, time.perf_counter() - t0, warnings=tuple(ctx.warnings))
         except (TransientError, ConnectionError, TimeoutError) as exc:
             return self._failed(spec, exc, True, build_s, t0)
         except ArtifactsError as exc:

@@ -6,10 +6,13 @@
     models = "models.yaml"       # path relative to the workspace
     collection = "production"    # default collection for status and build
     layers = []                  # extra generators as "package.module:Class"
+    combiners = []               # extra cross-game combiners as "package.module:Class"
     entry_points = true          # also find layers in installed packages' entry points
 
     [params.track-level]         # parameters per layer (defaults stay out of recipes)
     max_gap = 30
+
+    [combiner_params.clips-combined]  # parameters per combiner (artifacts.combine), likewise
 
 The game catalog lives in ``.artifacts/catalog.sqlite`` inside the workspace.
 """
@@ -38,8 +41,10 @@ class WorkspaceConfig(BaseModel):
     models: str = "models.yaml"
     collection: str = "production"
     layers: list[str] = []
+    combiners: list[str] = []
     entry_points: bool = True
     params: dict[str, dict[str, Any]] = {}
+    combiner_params: dict[str, dict[str, Any]] = {}
 
 
 def render_config(store: str, models: str, collection: str, layers: list[str], entry_points: bool = True) -> str:

@@ -15,11 +15,11 @@ from artifacts import api
 from artifacts.build import Task, TaskEvent
 from artifacts.catalog import SourceSpec, read_listing
 from artifacts.engine import Engine
-from artifacts.errors import UsageError
+from artifacts.errors import BuildError, UsageError
 from artifacts.workspace import init_workspace
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
-from cli.render import explain_tree, print_plan, print_status, summary_table
+from cli.render import explain_tree, print_plan, print_status, print_warnings, summary_table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
 games_app = typer.Typer(no_args_is_help=True, help="Register and list games.")
@@ -172,12 +172,18 @@ def build(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each task with its reason; build nothing.")] = False,
 ) -> None:
     """Build LAYER and whatever upstream is stale or missing. Exit 0 only if all is FRESH."""
+    report = _build_and_print(_state(ctx).engine(), layer, game, collection, jobs, retries, dry_run)
+    _exit(0 if report.ok() else 1)
+
+
+def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, collection: str | None, jobs: int, retries: int, dry_run: bool) -> api.BuildReport:
+    """``api.build`` with a progress bar, then the summary, warnings and failures printed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    engine = _state(ctx).engine()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, disable=not err.is_terminal or dry_run)
     bar = progress.add_task("building", total=0)
     failures: list[TaskEvent] = []
+    warned: list[TaskEvent] = []
 
     def on_plan(tasks: list[Task]) -> None:
         if dry_run:
@@ -193,6 +199,8 @@ def build(
             progress.update(bar, description=f"{ev.task.layer} {ev.task.game}")
         if ev.kind in ("failed", "blocked"):
             failures.append(ev)
+        if ev.outcome is not None and ev.outcome.warnings:
+            warned.append(ev)
         if ev.kind == "retry":
             err.print(f"retrying {ev.task.layer} {ev.task.game} (attempt {ev.attempt} failed: {ev.message})", highlight=False)
 
@@ -200,12 +208,46 @@ def build(
         report = api.build(engine, layer, collection, game, jobs, retries, dry_run, on_event, on_plan)
     if report.result is not None:
         out.print(summary_table(report.result))
+        print_warnings(out, warned)
         for ev in failures:
             label = "FAILED" if ev.kind == "failed" else "BLOCKED"
             out.print(f"[red]{label}[/] {ev.task.layer} {ev.task.game}: {ev.message}")
     elif not dry_run:
         out.print("nothing to build: every requested artifact is FRESH")
-    _exit(0 if report.ok() else 1)
+    return report
+
+
+@app.command()
+def combine(
+    ctx: typer.Context,
+    combiner: Annotated[str, typer.Argument(help="Combiner name, e.g. clips-combined.")],
+    set_name: Annotated[str, typer.Argument(metavar="SET", help="Name of the set of games (game-id rules).")],
+    game: Annotated[list[str] | None, typer.Option("--game", "-g", help="Games of the set (default: all).")] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")] = os.cpu_count() or 1,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of transient failures.")] = 2,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the per-game tasks and the combined key; build nothing.")] = False,
+) -> None:
+    """Build the layer COMBINER reads for the games, then merge them into one artifact named SET,
+    addressed by the keys it merged (reused when they are unchanged)."""
+    from artifacts.combine import get_combiner
+
+    engine = _state(ctx).engine()
+    reads = get_combiner(engine, combiner).reads
+    built = _build_and_print(engine, [reads], game, collection, jobs, retries, dry_run)
+    if not dry_run and not built.ok():
+        raise BuildError(f"combine {combiner}", set_name, f"not every game's {reads} artifact is FRESH (see above)", "fix those games, or leave them out with --game")
+    report = api.combine(engine, combiner, set_name, game, collection, dry_run)
+    plan, done = report.plan, report.outcome
+    head = f"combined {combiner} {set_name} ({len(plan.games)} game{'s' if len(plan.games) != 1 else ''}) key {plan.key}"
+    if done is None:
+        out.print(f"{head}: to build")
+        _exit(1)  # a dry run with work to do exits 1, as build --dry-run does
+        return
+    out.print(f"{head}: {'built' if done.built else 'FRESH, reused'}")
+    for f in done.manifest.outputs:
+        out.print(f"  {engine.store.data_path(done.manifest.data)}/{f.path}  ({f.size} B)", highlight=False)
+    _exit(0 if built.ok() else 1)
 
 
 @app.command()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from artifacts.build import BuildResult, Task
+from artifacts.build import BuildResult, Task, TaskEvent
 from artifacts.explain import ExplainNode
 from artifacts.status import StatusReport
 
@@ -55,6 +56,13 @@ def summary_table(result: BuildResult) -> Table:
     for layer, counts in per.items():
         t.add_row(layer, *(str(counts[k]) for k in kinds))
     return t
+
+
+def print_warnings(console: Console, events: list[TaskEvent]) -> None:
+    """What generators reported with ``ctx.warn``, one line each, per task."""
+    for ev in events:
+        for line in ev.outcome.warnings if ev.outcome else ():
+            console.print(f"[yellow]WARNING[/] {ev.task.layer} {ev.task.game}: {escape(line)}", highlight=False)
 
 
 def explain_tree(node: ExplainNode) -> Tree:

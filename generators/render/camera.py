@@ -121,11 +121,14 @@ def fit_camera(
 
 
 # Camera presets: where each stands and what it must see. "left" and "right" each hold one
-# half and a third of the other, as a pair of sideline cameras do; "wide" holds the whole court.
+# half and a third of the other, as a pair of sideline cameras do; "wide" holds the whole court
+# from the stands, as a broadcast's main camera does; "tactical" looks down on the whole court
+# from high above the near sideline (about 60 degrees down), as a coaches' all-players camera does.
 _PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float, float]]] = {
     "left": ((28.0, -50.0, 50.0), (28.0, WIDTH_FT / 2, 0.0), (-3.0, 56.0, -3.5, WIDTH_FT + 3.0)),
     "right": ((LENGTH_FT - 28.0, -50.0, 50.0), (LENGTH_FT - 28.0, WIDTH_FT / 2, 0.0), (LENGTH_FT - 56.0, LENGTH_FT + 3.0, -3.5, WIDTH_FT + 3.0)),
     "wide": ((LENGTH_FT / 2, -65.0, 55.0), (LENGTH_FT / 2, WIDTH_FT / 2, 0.0), (-3.0, LENGTH_FT + 3.0, -3.5, WIDTH_FT + 3.0)),
+    "tactical": ((LENGTH_FT / 2, -25.0, 90.0), (LENGTH_FT / 2, WIDTH_FT / 2, 0.0), (-3.0, LENGTH_FT + 3.0, -3.5, WIDTH_FT + 3.0)),
 }
 CAMERA_PRESETS = tuple(_PRESETS)
 DEFAULT_CAMERAS = ("left", "right")

@@ -6,6 +6,8 @@ Layout of ``out_dir`` (every file deterministic for the same arguments and libra
 - ``shots.csv``: the annotation the layers read, one row per shot: ``frame, time_s,
   shooter_id, shooter_team, shooter_jersey, made, x_ft, y_ft`` and per camera
   ``<camera>_px, <camera>_py, <camera>_visible`` (the origin's pixel and whether it is in frame).
+- ``plays.csv`` (only with ``plays=True``): the plays annotation, one play per shot with its
+  times, camera angle and a description (:mod:`generators.render.plays`).
 - ``cameras.json``: every camera's parameters (:class:`~generators.render.camera.Camera`).
 - ``truth/positions.parquet``: one row per frame and person: ``frame, player_id, team, role,
   jersey, on_offense, x_ft, y_ft`` and per camera ``<camera>_px, <camera>_py`` (foot-point =
@@ -41,6 +43,7 @@ from artifacts.hashing import hash_file
 from artifacts.names import check_game_id
 from generators.render.camera import DEFAULT_CAMERAS, Camera, preset_camera
 from generators.render.draw import FramePainter, Projection, project_people
+from generators.render.plays import PLAYS_VERSION, write_plays
 from generators.render.simulate import simulate
 from generators.render.sportvu import SportVUSource, load_sportvu
 from generators.render.trajectories import ROLE_NAMES, Trajectories
@@ -49,6 +52,7 @@ from generators.render.video import VideoWriter
 RENDER_VERSION = "1"
 DEFAULT_SIZE = (640, 360)
 SHOTS_SOURCE = "shots"
+PLAYS_SOURCE = "plays"
 ROW_GROUP = 65_536
 
 
@@ -63,6 +67,7 @@ class RenderedGame:
     size: tuple[int, int]
     cameras: tuple[Camera, ...]
     shots: int
+    plays: bool = False  # whether plays.csv was written
 
     def video(self, camera: str) -> Path:
         return self.directory / f"{camera}.mp4"
@@ -70,6 +75,10 @@ class RenderedGame:
     @property
     def shots_csv(self) -> Path:
         return self.directory / "shots.csv"
+
+    @property
+    def plays_csv(self) -> Path:
+        return self.directory / "plays.csv"
 
     @property
     def positions(self) -> Path:
@@ -84,9 +93,10 @@ class RenderedGame:
         return self.directory / "cameras.json"
 
     def sources(self) -> list[SourceSpec]:
-        """The game's sources for the catalog: one video per camera, then the shots."""
+        """The game's sources for the catalog: one video per camera, then the shots (and the plays)."""
         specs = [SourceSpec(c.name, str(self.video(c.name)), "video") for c in self.cameras]
-        return [*specs, SourceSpec(SHOTS_SOURCE, str(self.shots_csv), "annotation")]
+        specs.append(SourceSpec(SHOTS_SOURCE, str(self.shots_csv), "annotation"))
+        return [*specs, SourceSpec(PLAYS_SOURCE, str(self.plays_csv), "annotation")] if self.plays else specs
 
     def entry(self) -> tuple[str, list[SourceSpec]]:
         """``(game_id, sources)``, one item of ``engine.catalog.add_games``."""
@@ -101,7 +111,7 @@ class RenderedGame:
         try:
             cams = tuple(Camera.model_validate(c) for c in json.loads((directory / "cameras.json").read_text())["cameras"])
             return cls(game_id=meta["game_id"], directory=directory, fps=meta["fps"], frames=meta["frames"], size=(meta["size"][0], meta["size"][1]),
-                       cameras=cams, shots=meta["shots"])
+                       cameras=cams, shots=meta["shots"], plays="plays.csv" in meta["files"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError("rendered game", str(directory), f"has a malformed game.json or cameras.json ({e})", "render it again") from e
 
@@ -133,18 +143,22 @@ def render_game(
     cameras: Sequence[str] = DEFAULT_CAMERAS,
     source: Literal["sim"] | SportVUSource = "sim",
     overwrite: bool = False,
+    plays: bool = False,
 ) -> RenderedGame:
     """Render ``game_id`` into ``out_dir`` (see the module doc for the files) and describe it.
 
     ``source="sim"`` simulates the play from ``seed``; a :class:`SportVUSource` drives it with
     real tracking (the seed is then unused). A directory already holding this exact request is
-    reused as it is; one holding anything else is an error unless ``overwrite``.
+    reused as it is; one holding anything else is an error unless ``overwrite``. ``plays``
+    also writes ``plays.csv``; without it the output is exactly what it was before plays existed.
     """
     check_game_id(game_id)
     request: dict[str, Any] = {
         "game_id": game_id, "seed": seed, "seconds": seconds, "fps": fps, "size": list(size), "cameras": list(cameras),
         "source": "sim" if source == "sim" else _sportvu_request(source), "render_version": RENDER_VERSION,
     }
+    if plays:  # only when asked: the default request, and so game.json, stay as they were
+        request["plays"] = PLAYS_VERSION
     if out_dir.exists():
         meta = _read_meta(out_dir)
         if meta is not None and meta.get("request") == request and _intact(out_dir, meta):
@@ -152,7 +166,7 @@ def render_game(
         if not overwrite:
             raise UsageError("render output", str(out_dir), "already exists and holds another game or request", "pass overwrite=True or another directory")
     traj = simulate(seed, seconds=seconds, fps=fps) if source == "sim" else load_sportvu(source, seconds=seconds, fps=fps)
-    return render_trajectories(out_dir, game_id, traj, size=size, cameras=cameras, request=request)
+    return render_trajectories(out_dir, game_id, traj, size=size, cameras=cameras, request=request, plays=plays)
 
 
 def _sportvu_request(source: SportVUSource) -> dict[str, Any]:
@@ -172,19 +186,21 @@ def render_trajectories(
     size: tuple[int, int] = DEFAULT_SIZE,
     cameras: Sequence[str | Camera] = DEFAULT_CAMERAS,
     request: dict[str, Any] | None = None,
+    plays: bool = False,
 ) -> RenderedGame:
     """Render given trajectories into ``out_dir``, replacing whatever is there.
 
     ``cameras`` are preset names or :class:`Camera` values (whose size must be ``size``).
     ``request`` is what :func:`render_game` was asked (``None``: trajectories made elsewhere,
-    which a later ``render_game`` never mistakes for its own).
+    which a later ``render_game`` never mistakes for its own). ``plays`` also writes ``plays.csv``.
     """
     check_game_id(game_id)
     cams = tuple(c if isinstance(c, Camera) else preset_camera(c, size) for c in cameras)
     if not cams or len({c.name for c in cams}) != len(cams) or any((c.width, c.height) != tuple(size) for c in cams):
         raise UsageError("cameras", [c.name for c in cams], f"must be at least one, uniquely named, each {size[0]}x{size[1]}", "fix the camera list")
-    if SHOTS_SOURCE in {c.name for c in cams}:
-        raise UsageError("camera name", SHOTS_SOURCE, "is the shots annotation's source name", "name the camera otherwise")
+    for taken in (SHOTS_SOURCE, PLAYS_SOURCE):
+        if taken in {c.name for c in cams}:
+            raise UsageError("camera name", taken, f"is the {taken} annotation's source name", "name the camera otherwise")
     stage = out_dir.with_name(f".{out_dir.name}.partial")
     if stage.exists():
         shutil.rmtree(stage)  # our own leftover from an interrupted render
@@ -202,6 +218,8 @@ def render_trajectories(
     _write_positions(stage / "truth" / "positions.parquet", traj, cams, projections, visible_frac)
     _write_ball(stage / "truth" / "ball.parquet", traj, cams, projections)
     _write_shots(stage / "shots.csv", traj, cams, projections)
+    if plays:
+        write_plays(stage / "plays.csv", traj)
     (stage / "cameras.json").write_text(json.dumps({"schema": 1, "cameras": [c.model_dump(mode="json") for c in cams]}, indent=2, sort_keys=True) + "\n")
     files = {str(p.relative_to(stage)): {"bytes": p.stat().st_size, "digest": hash_file(p)} for p in sorted(stage.rglob("*")) if p.is_file()}
     meta = {
@@ -219,7 +237,7 @@ def render_trajectories(
     else:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         os.replace(stage, out_dir)
-    return RenderedGame(game_id=game_id, directory=out_dir, fps=traj.fps, frames=traj.n_frames, size=(size[0], size[1]), cameras=cams, shots=len(traj.shots))
+    return RenderedGame(game_id=game_id, directory=out_dir, fps=traj.fps, frames=traj.n_frames, size=(size[0], size[1]), cameras=cams, shots=len(traj.shots), plays=plays)
 
 
 def _in_frame(cam: Camera, uv: NDArray[np.float64]) -> NDArray[np.bool_]:
