@@ -86,3 +86,8 @@ class TransientError(ArtifactsError):
     Generators raise it (or let ``ConnectionError``/``TimeoutError`` escape) to ask the
     builder for a bounded number of retries.
     """
+
+
+class ContractError(ArtifactsError):
+    """What a consumer expects of an artifact (shape, dtype, token grid, feature family,
+    channel layout) disagrees with what the artifact records; the problem is the diff."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from artifacts.errors import BuildError
-from generators.frame_level.decode import decode_batches
+from generators.frame_level.decode import VideoProbe, decode_batches, decode_selected, probe
 
 
 def write_video(path: Path, frames: int, faststart: bool = False) -> None:
@@ -50,3 +50,19 @@ def test_not_a_video_is_a_clear_error(tmp_path: Path) -> None:
     p.write_bytes(b"this is a text file" * 20)
     with pytest.raises(BuildError, match="unreadable"):
         list(decode_batches("cam0", str(p), 1, 8))
+
+
+def test_selected_frames_come_in_order_and_a_truncation_past_them_still_fails(tmp_path: Path) -> None:
+    p = tmp_path / "cam0.mp4"
+    write_video(p, 25)
+    got = [(n, int(f.mean())) for n, f in decode_selected("cam0", str(p), {3, 4, 20})]
+    assert [n for n, _ in got] == [3, 4, 20] and all(abs(m - (n * 9) % 256) <= 3 for n, m in got)
+    with pytest.raises(BuildError, match=r"frame 30 is wanted but the video ends at frame 24"):
+        list(decode_selected("cam0", str(p), {2, 30}))
+    assert probe("cam0", str(p)) == VideoProbe(width=64, height=48, frames=25)
+    q = tmp_path / "fast.mp4"
+    write_video(q, 40, faststart=True)
+    q.write_bytes(q.read_bytes()[: q.stat().st_size * 2 // 3])
+    assert probe("fast", str(q)).frames == 40  # the header survives a cut at the end
+    with pytest.raises(BuildError, match=r"^video fast '.*fast.mp4': unreadable: .*; replace the file"):
+        list(decode_selected("fast", str(q), {1}))  # only frame 1 is wanted, but the whole file is checked

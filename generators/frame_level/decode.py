@@ -1,30 +1,48 @@
-"""Decoding a game's video into batches of RGB frames with PyAV.
+"""Decoding a game's video into RGB frames with PyAV.
 
-Contract: :func:`decode_batches` yields ``(frame_indices, frames)`` with ``frames`` a
-``[B, H, W, 3]`` uint8 array reused between batches (copy what you keep), every
-``stride``-th frame of the video in order. A file that cannot be opened, has no video
-stream, or holds fewer frames than its header declares (a truncated upload) raises
-:class:`artifacts.errors.BuildError` naming the source and the fix: the game fails, the
-other games and every committed artifact are untouched.
+Contracts:
+
+- :func:`decode_batches` yields ``(frame_indices, frames)`` with ``frames`` a
+  ``[B, H, W, 3]`` uint8 array reused between batches (copy what you keep), every
+  ``stride``-th frame of the video in order;
+- :func:`decode_selected` yields ``(index, frame)`` for the wanted frame indices only, in
+  order, each ``frame`` a fresh ``[H, W, 3]`` uint8 array; the other frames are decoded (H.264
+  needs them) but never converted to RGB;
+- :func:`probe` reads the size and frame count without decoding.
+
+A file that cannot be opened, has no video stream, or holds fewer frames than its header
+declares (a truncated upload) raises :class:`artifacts.errors.BuildError` naming the source and
+the fix: the game fails, the other games and every committed artifact are untouched. Both
+decoders read the whole file, so a truncation is found even past the last wanted frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
 
 from artifacts.errors import BuildError
+
+
+class VideoProbe(BaseModel):
+    """What a video's header says: frame size and frame count."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    width: int
+    height: int
+    frames: int
 
 
 def _unreadable(name: str, url: str, why: str) -> BuildError:
     return BuildError(f"video {name}", url, f"unreadable: {why}", "replace the file with a complete export and register it again (artifacts games add ... --replace)")
 
 
-def decode_batches(name: str, url: str, stride: int, batch: int) -> Iterator[tuple[NDArray[np.int64], NDArray[np.uint8]]]:
-    """Every ``stride``-th frame of the video at ``url``, ``batch`` frames at a time."""
+def _frames(name: str, url: str) -> Iterator[tuple[int, Any]]:
+    """Every decoded ``av.VideoFrame`` of the video with its index, then the integrity checks."""
     import av
 
     try:
@@ -37,20 +55,10 @@ def decode_batches(name: str, url: str, stride: int, batch: int) -> Iterator[tup
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         declared = int(stream.frames or 0)
-        buf: NDArray[np.uint8] | None = None
-        idx: list[int] = []
         n = 0
         try:
             for frame in container.decode(stream):
-                if n % stride == 0:
-                    img = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-                    if buf is None:  # reused: fresh allocations are slow and erratic here
-                        buf = np.empty((batch, *img.shape), dtype=np.uint8)
-                    buf[len(idx)] = img
-                    idx.append(n)
-                    if len(idx) == batch:
-                        yield np.asarray(idx, dtype=np.int64), buf
-                        idx = []
+                yield n, frame
                 n += 1
         except av.error.FFmpegError as exc:
             raise _unreadable(name, url, f"decoding stopped at frame {n}: {exc}") from exc
@@ -58,8 +66,60 @@ def decode_batches(name: str, url: str, stride: int, batch: int) -> Iterator[tup
             raise _unreadable(name, url, f"truncated: decoded {n} of the {declared} frames its header declares")
         if n == 0:
             raise _unreadable(name, url, "no frames decoded")
-        if idx and buf is not None:
-            yield np.asarray(idx, dtype=np.int64), buf[: len(idx)]
+
+
+def decode_batches(name: str, url: str, stride: int, batch: int) -> Iterator[tuple[NDArray[np.int64], NDArray[np.uint8]]]:
+    """Every ``stride``-th frame of the video at ``url``, ``batch`` frames at a time."""
+    buf: NDArray[np.uint8] | None = None
+    idx: list[int] = []
+    for n, frame in _frames(name, url):
+        if n % stride:
+            continue
+        img = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+        if buf is None:  # reused: fresh allocations are slow and erratic here
+            buf = np.empty((batch, *img.shape), dtype=np.uint8)
+        buf[len(idx)] = img
+        idx.append(n)
+        if len(idx) == batch:
+            yield np.asarray(idx, dtype=np.int64), buf
+            idx = []
+    if idx and buf is not None:
+        yield np.asarray(idx, dtype=np.int64), buf[: len(idx)]
+
+
+def decode_selected(name: str, url: str, wanted: Collection[int]) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    """The frames whose index is in ``wanted``, in order, as ``[H, W, 3]`` uint8 RGB.
+
+    The whole file is decoded, so a truncated video fails even when every wanted frame came
+    before the cut; a wanted index past the last frame fails too (the header lied).
+    """
+    want = set(wanted)
+    last = -1
+    for n, frame in _frames(name, url):
+        last = n
+        if n in want:
+            yield n, np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+    beyond = sorted(i for i in want if i > last)
+    if beyond:
+        raise _unreadable(name, url, f"frame {beyond[0]} is wanted but the video ends at frame {last}")
+
+
+def probe(name: str, url: str) -> VideoProbe:
+    """Size and frame count of the video at ``url``; frames are counted from packets when the
+    header does not declare them. Errors as for decoding."""
+    import av
+
+    try:
+        with av.open(url) as c:
+            if not c.streams.video:
+                raise _unreadable(name, url, "no video stream")
+            s = c.streams.video[0]
+            frames = int(s.frames or 0)
+            if not frames:
+                frames = sum(1 for p in c.demux(s) if p.size)
+            return VideoProbe(width=int(s.codec_context.width), height=int(s.codec_context.height), frames=frames)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise _unreadable(name, url, str(exc)) from exc
 
 
 def video_info(url: str) -> dict[str, Any]:
