@@ -13,6 +13,15 @@ from artifacts.models_edit import child, edit_models
 from artifacts.names import check_role
 
 
+def check_new_version(models: Models, role: str, version: str | None) -> None:
+    """Refuse an invalid role name, or a ``version`` that ``role`` already has (so a trainer
+    can ask before spending the time to train; None checks the role alone)."""
+    check_role(role)
+    existing = models.spec.roles.get(role)
+    if version is not None and existing is not None and version in existing.versions:
+        raise UsageError(f"version of {role}", version, "is already registered", "choose a new version name: a version's weights never change")
+
+
 def register(
     models: Models,
     role: str,
@@ -25,12 +34,9 @@ def register(
     description: str = "",
 ) -> Models:
     """Add ``role`` ``version`` with the digest of ``weights``; refuse an existing version."""
-    check_role(role)
+    check_new_version(models, role, version)
     if not weights.is_file():
         raise UsageError("weights file", str(weights), "not found", "pass the path of the trained weights")
-    existing = models.spec.roles.get(role)
-    if existing is not None and version in existing.versions:
-        raise UsageError(f"version of {role}", version, "is already registered", "choose a new version name: a version's weights never change")
     digest = hash_file(weights)
     base = models.path.parent.resolve()
     w = weights.resolve()

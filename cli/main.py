@@ -20,11 +20,13 @@ from artifacts.workspace import init_workspace
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
 from cli.render import explain_tree, print_plan, print_status, print_warnings, summary_table
+from cli.train_cmd import train_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
 games_app = typer.Typer(no_args_is_help=True, help="Register and list games.")
 app.add_typer(games_app, name="games")
 app.add_typer(models_app, name="models")
+app.add_typer(train_app, name="train")
 app.command()(promote)
 app.command()(impact)
 app.command()(check)
