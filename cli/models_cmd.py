@@ -18,6 +18,7 @@ from artifacts.impact import impact as run_impact
 from artifacts.models import TrainedOn, models_json_schema
 from artifacts.promotion import promote as run_promote
 from artifacts.register import register as run_register
+from cli.render import print_impact
 
 models_app = typer.Typer(no_args_is_help=True, help="List, show and register model versions.")
 out = Console(highlight=False, soft_wrap=True)
@@ -155,16 +156,7 @@ def impact(
     if as_json:
         print(json.dumps(result.record(), indent=1))
         return
-    out.print(f"impact of {role} {result.previous or '(none)'} -> {version} in {result.collection}")
-    t = Table()
-    for col in ("layer", "games invalidated", "stored bytes", "recorded compute", "not built yet"):
-        t.add_column(col, justify="right" if col != "layer" else "left")
-    for li in result.layers:
-        t.add_row(li.layer, str(li.games), f"{li.stored_bytes:,}", f"{li.recorded_compute_s:.1f} s", str(li.not_built))
-    out.print(t)
-    out.print("models to retrain: " + (", ".join(result.retrain) or "none"))
-    for i, wave in enumerate(result.waves, 1):
-        out.print(f"  {i}. " + "  |  ".join(s.text() for s in wave) + ("   (in parallel)" if len(wave) > 1 else ""))
+    print_impact(out, result)
 
 
 def check(

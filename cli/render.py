@@ -9,6 +9,7 @@ from rich.tree import Tree
 
 from artifacts.build import BuildResult, Task, TaskEvent
 from artifacts.explain import ExplainNode
+from artifacts.impact import Impact
 from artifacts.status import StatusReport
 
 _STYLE = {"FRESH": "green", "STALE": "yellow", "MISSING": "cyan", "FAILED": "red"}
@@ -88,3 +89,17 @@ def explain_tree(node: ExplainNode) -> Tree:
     root = Tree(label(node))
     add(root, node)
     return root
+
+
+def print_impact(console: Console, result: Impact) -> None:
+    """What a model change invalidates (layers x games, bytes, compute) and the retraining waves."""
+    console.print(f"impact of {result.role} {result.previous or '(none)'} -> {result.version} in {result.collection}")
+    t = Table()
+    for col in ("layer", "games invalidated", "stored bytes", "recorded compute", "not built yet"):
+        t.add_column(col, justify="right" if col != "layer" else "left")
+    for li in result.layers:
+        t.add_row(li.layer, str(li.games), f"{li.stored_bytes:,}", f"{li.recorded_compute_s:.1f} s", str(li.not_built))
+    console.print(t)
+    console.print("models to retrain: " + (", ".join(result.retrain) or "none"))
+    for i, wave in enumerate(result.waves, 1):
+        console.print(f"  {i}. " + "  |  ".join(s.text() for s in wave) + ("   (in parallel)" if len(wave) > 1 else ""))

@@ -4,12 +4,15 @@
 writes models.yaml only where they are absent, so a second ``artifacts demo`` reuses the
 workspace and rebuilds nothing.
 
-The models are the project's reference models (:mod:`generators.pipeline.reference`, the
+The games: 8 rendered games of 10 s (two cameras, 640x360 at 10 fps, about 25 shots in all).
+The layers: frame-level, track-level, shot-heatmaps and videomae-features. The models are the
+project's reference models (:mod:`generators.pipeline.reference`, the
 ``quick`` budget: about a minute and a half on one CPU thread), trained into
 ``weights/reference/`` and registered with the digests of the files actually written. The
 ``staging`` collection differs from ``production`` by one tracker version: ``trk-v2`` is the
 fitted tracker without its appearance term (motion only), so that the demo can show a tracker
-change invalidating track-level and what reads it, and nothing else.
+change invalidating track-level and what reads it, and nothing else. ``vmae-s1`` is the small
+seeded VideoMAE configuration (``generators.videomae.build``).
 """
 
 from __future__ import annotations
@@ -25,18 +28,20 @@ from generators.pipeline.reference import TRACKER_FILE, build_reference_models
 from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
 from generators.render.game import render_game
 from generators.tracking.tracker import Tracker
+from generators.videomae.build import build_weights, contracts_of
+from generators.videomae.model import VideoMAEArch
 
-DEMO_GAMES = ("demo-g01", "demo-g02", "demo-g03", "demo-g04")
-DEMO_SECONDS = 4.0
+DEMO_GAMES = tuple(f"demo-g{i:02d}" for i in range(1, 9))
+DEMO_SECONDS = 10.0
 REFERENCE_FILES = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
-DEMO_VERSIONS = {"detector": ("det-v1",), "crop_encoder": ("ce-v1",), "tracker": ("trk-v1", "trk-v2")}
+DEMO_LAYERS = [*PIPELINE_LAYERS, "generators.heatmaps.layer:ShotHeatmaps", "generators.videomae.layer:VideoMAEFeaturesLayer"]
 HEADER = ("Model registry of the embedded demo (see docs/registry.md). The weights are the\n"
           "reference models, trained by 'artifacts demo' (generators.pipeline.reference, budget quick).")
 
 
 def demo_layers() -> list[str]:
     """The layers of the demo workspace, as import paths."""
-    return list(PIPELINE_LAYERS)
+    return list(DEMO_LAYERS)
 
 
 def ensure_reference_models(weights: Path, reference: Path | None = None, log: Callable[[str], None] | None = None) -> dict[str, Path]:
@@ -69,13 +74,16 @@ def make_demo_workspace(root: Path, reference: Path | None = None, log: Callable
     if not trk_v2.exists():
         fitted = Tracker.from_weights(paths["tracker"]).params
         Tracker(fitted.model_copy(update={"appearance_weight": 0.0})).save(trk_v2)
+    vmae = root / "weights" / "vmae-s1.safetensors"
+    if not vmae.exists():
+        build_weights(vmae, seed=0)  # the small seeded VideoMAE configuration
     models = root / "models.yaml"
     if not models.exists() or "schema: 1\nroles: {}" in models.read_text():
         versions = {"detector": {"det-v1": paths["detector"]}, "crop_encoder": {"ce-v1": paths["crop_encoder"]},
-                    "tracker": {"trk-v1": paths["tracker"], "trk-v2": trk_v2}}
-        collections = {"production": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v1"},
-                       "staging": {"detector": "det-v1", "crop_encoder": "ce-v1", "tracker": "trk-v2"}}
-        models.write_text(models_yaml(versions, collections, root, header=HEADER))
+                    "tracker": {"trk-v1": paths["tracker"], "trk-v2": trk_v2}, "videomae": {"vmae-s1": vmae}}
+        base = {"detector": "det-v1", "crop_encoder": "ce-v1", "videomae": "vmae-s1"}
+        collections = {"production": {**base, "tracker": "trk-v1"}, "staging": {**base, "tracker": "trk-v2"}}
+        models.write_text(models_yaml(versions, collections, root, header=HEADER, provides={"videomae": contracts_of(VideoMAEArch())}))
     engine = Engine.open(root)
     known = engine.catalog.sources()
     entries = []

@@ -8,8 +8,11 @@ elsewhere: weights rebuilt on another machine type may differ in bytes).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
+
+from pydantic import JsonValue
 
 from artifacts.hashing import hash_file
 
@@ -17,14 +20,17 @@ IMPLEMENTATIONS = {
     "detector": "generators.models.detector:FootpointDetector",
     "crop_encoder": "generators.models.crop_encoder:CropEncoder",
     "tracker": "generators.tracking.tracker:Tracker",
+    "videomae": "generators.videomae.model:VideoMAEFeatures",
 }
 PIPELINE_LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
 
 
 def models_yaml(versions: Mapping[str, Mapping[str, Path]], collections: Mapping[str, Mapping[str, str]], root: Path,
-                implementations: Mapping[str, str] = IMPLEMENTATIONS, header: str = "") -> str:
+                implementations: Mapping[str, str] = IMPLEMENTATIONS, header: str = "",
+                provides: Mapping[str, Mapping[str, JsonValue]] | None = None) -> str:
     """models.yaml text: ``versions`` role -> version -> weights path (relative to ``root`` when
-    inside it), and ``collections`` name -> role -> version."""
+    inside it), and ``collections`` name -> role -> version. ``provides`` (role -> contracts)
+    is written on every version of that role."""
     lines = [f"# {line}" if line else "#" for line in header.splitlines()] + ["schema: 1", "roles:"]
     for role, by_version in versions.items():
         lines.append(f"  {role}:")
@@ -35,6 +41,8 @@ def models_yaml(versions: Mapping[str, Mapping[str, Path]], collections: Mapping
             p = path.resolve()
             shown = p.relative_to(root.resolve()).as_posix() if p.is_relative_to(root.resolve()) else str(p)
             lines += [f"      {version}:", f"        weights: {shown}", f"        digest: {hash_file(p)}"]
+            if provides and role in provides:
+                lines.append(f"        provides: {json.dumps(provides[role], separators=(', ', ': '))}")
     lines.append("collections:")
     for name, members in collections.items():
         lines.append(f"  {name}:")
