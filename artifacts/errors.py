@@ -86,3 +86,8 @@ class TransientError(ArtifactsError):
     Generators raise it (or let ``ConnectionError``/``TimeoutError`` escape) to ask the
     builder for a bounded number of retries.
     """
+
+
+class ExecutorError(ArtifactsError):
+    """The executor cannot run the build: a Ray cluster that cannot be reached, or a layer's
+    resource request that no node of the cluster can meet."""
