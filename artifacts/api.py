@@ -16,6 +16,8 @@ from artifacts.combine import CombineOutcome, CombinePlan, get_combiner, plan_co
 from artifacts.context import ArtifactReader
 from artifacts.engine import Engine
 from artifacts.errors import UsageError
+from artifacts.executors.factory import open_executor
+from artifacts.executors.settings import ExecutorSettings
 from artifacts.explain import ExplainNode, explain
 from artifacts.keyplan import KeyPlan
 from artifacts.status import StatusReport, compute_status
@@ -111,8 +113,14 @@ def build(
     dry_run: bool = False,
     on_event: Callable[[TaskEvent], None] | None = None,
     on_plan: Callable[[list[Task]], None] | None = None,
+    executor: ExecutorSettings | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build`."""
+    """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build`.
+
+    ``executor`` says where tasks run (default: the workspace's ``[executor]`` setting); it is
+    opened only when there is something to build. ``on_note`` receives its notes.
+    """
     targets, _unavailable = _targets(engine, layers, collection)
     closure = engine.dag.closure(targets)
     with _gc_paused():
@@ -128,7 +136,8 @@ def build(
     if dry_run or not tasks:
         # With no task, everything in the closure (so every target) is already FRESH.
         return BuildReport(plan, before, tasks, None, None)
-    result = BuildRunner(engine, plan, jobs=jobs, retries=retries, on_event=on_event).run(tasks)
+    with open_executor(executor or engine.workspace.config.executor, engine, jobs) as ex:
+        result = BuildRunner(engine, plan, jobs=jobs, retries=retries, on_event=on_event, executor=ex, on_note=on_note).run(tasks)
     after = compute_status(engine.store, plan, targets, explain=False)
     return BuildReport(plan, before, tasks, result, after)
 

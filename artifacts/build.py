@@ -1,29 +1,32 @@
 """Build: plan the minimal set of (layer, game) tasks and run them in dependency order.
 
 Planning is status: every non-FRESH (layer, game) in the targets' upstream closure is a task,
-with its status as the reason. Running is parallel across games (a process pool of ``jobs``
-workers, or inline with ``jobs=1``); a task starts when the tasks it reads have succeeded. A
-failed task is recorded FAILED in the store and only its dependents are skipped; transient
-failures are retried a bounded number of times with exponential backoff. Because a commit is
-atomic, a rerun after a crash simply finds the committed work FRESH and resumes.
+with its status as the reason. Running is parallel across games, on an executor
+(:mod:`artifacts.executors`: local worker processes, inline with ``jobs=1``, or a Ray
+cluster); a task starts when the tasks it reads have succeeded. A failed task is recorded
+FAILED in the store and only its dependents are skipped; transient failures (a lost worker
+included) are retried a bounded number of times with exponential backoff. All of this is
+decided here, so it is the same under every executor. Because a commit is atomic, a rerun
+after a crash simply finds the committed work FRESH and resumes.
 """
 
 from __future__ import annotations
 
 import heapq
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
 from artifacts.engine import Engine
-from artifacts.execute import Outcome, TaskExecutor, TaskSpec, init_worker, run_in_worker
+from artifacts.execute import Outcome, TaskSpec
+from artifacts.executors.base import Executor
+from artifacts.executors.local import LocalExecutor
 from artifacts.keyplan import KeyPlan
 from artifacts.manifest import FailureRecord, host_name
+from artifacts.resources import Resources
 from artifacts.status import Entry, State, StatusReport
 
 
@@ -79,29 +82,16 @@ class TaskEvent:
 
 @dataclass
 class BuildResult:
-    """Per task: its final event, and the outcome of its last attempt when it ran."""
+    """Per task: its final event, and the outcome of its last attempt when it ran; the
+    executor's notes (e.g. a GPU request run on CPUs)."""
 
     events: dict[tuple[str, str], TaskEvent] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
     def count(self, kind: TaskEventKind) -> int:
         return sum(1 for e in self.events.values() if e.kind == kind)
-
-
-class _InlinePool:
-    """The executor interface, running tasks in this process (``jobs=1``)."""
-
-    def __init__(self, executor: TaskExecutor) -> None:
-        self._executor = executor
-
-    def submit(self, fn: Callable[[TaskSpec], Outcome], spec: TaskSpec) -> Future[Outcome]:
-        f: Future[Outcome] = Future()
-        f.set_result(self._executor.run(spec))
-        return f
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        return None
 
 
 class BuildRunner:
@@ -115,25 +105,22 @@ class BuildRunner:
         retries: int = 2,
         backoff_s: float = 0.2,
         on_event: Callable[[TaskEvent], None] | None = None,
+        executor: Executor | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
+        """``executor``: where tasks run, left open (default: a :class:`LocalExecutor` of
+        ``jobs`` workers, opened and closed by :meth:`run`)."""
         self.engine = engine
         self.plan = plan
         self.jobs = max(1, jobs)
         self.retries = retries
         self.backoff_s = backoff_s
         self.on_event = on_event or (lambda e: None)
+        self.executor = executor
+        self.on_note = on_note or (lambda n: None)
 
-    def _pool(self) -> ProcessPoolExecutor | _InlinePool:
-        if self.jobs == 1:
-            return _InlinePool(TaskExecutor(self.engine))
-        spec = self.engine.spec()
-        # spawn, not fork: the parent may hold threads (progress display) and open handles.
-        return ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
-            initargs=(spec.root, spec.layer_paths, spec.sys_path),
-        )
+    def _resources(self, layer: str) -> Resources:
+        return self.engine.registry.get(layer).resources
 
     def _spec(self, task: Task) -> TaskSpec:
         assert task.key is not None
@@ -152,7 +139,7 @@ class BuildRunner:
         delayed: list[tuple[float, int, tuple[str, str]]] = []  # (not before, attempt, task id)
         attempts: dict[tuple[str, str], int] = {}
         in_flight: dict[Future[Outcome], tuple[str, str]] = {}
-        pool = self._pool()
+        executor = self.executor or LocalExecutor(self.engine, self.jobs)
 
         def finish(tid: tuple[str, str], ev: TaskEvent) -> None:
             result.events[tid] = ev
@@ -171,11 +158,14 @@ class BuildRunner:
                     ready.append(d)
 
         try:
+            result.notes = executor.prepare({t.layer: self._resources(t.layer) for t in tasks if t.key is not None})
+            for note in result.notes:
+                self.on_note(note)
             while ready or in_flight or delayed:
                 now = time.monotonic()
                 while delayed and delayed[0][0] <= now:
                     ready.append(heapq.heappop(delayed)[2])
-                while ready and len(in_flight) < self.jobs * 2:
+                while ready and len(in_flight) < executor.slots:
                     tid = ready.pop(0)
                     task = by_id[tid]
                     if task.key is None:
@@ -184,27 +174,16 @@ class BuildRunner:
                         continue
                     attempts[tid] = attempts.get(tid, 0) + 1
                     self.on_event(TaskEvent("started", task, attempts[tid]))
-                    try:
-                        fut = pool.submit(run_in_worker, self._spec(task))
-                    except BrokenProcessPool:
-                        pool = self._restart(pool)
-                        fut = pool.submit(run_in_worker, self._spec(task))
-                    in_flight[fut] = tid
+                    in_flight[executor.submit(self._spec(task), self._resources(task.layer))] = tid
                 if not in_flight:
                     if delayed:
                         time.sleep(max(0.0, delayed[0][0] - time.monotonic()))
                     continue
                 done, _ = wait(list(in_flight), timeout=self._timeout(delayed), return_when=FIRST_COMPLETED)
-                broken = False
                 for fut in done:
                     tid = in_flight.pop(fut)
                     task = by_id[tid]
-                    try:
-                        outcome = fut.result()
-                    except BrokenProcessPool as exc:
-                        # A worker died (killed, out of memory): the attempt is lost, not the task.
-                        broken = True
-                        outcome = Outcome(task.layer, task.game, task.key or "", False, error="WorkerDied", message=f"worker process died: {exc}", transient=True)
+                    outcome = fut.result()  # a lost worker is a transient outcome (executor contract)
                     result.outcomes.append(outcome)
                     if outcome.ok:
                         finish(tid, TaskEvent("built" if outcome.published else "reused", task, attempts[tid], outcome))
@@ -216,20 +195,15 @@ class BuildRunner:
                         self._record_failure(task, outcome, attempts[tid])
                         finish(tid, TaskEvent("failed", task, attempts[tid], outcome, outcome.message))
                         skip_dependents(tid, f"upstream {task.layer} failed")
-                if broken:
-                    pool = self._restart(pool)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if self.executor is None:
+                executor.close()
         result.wall_s = time.perf_counter() - t0
         return result
 
     @staticmethod
     def _timeout(delayed: list[tuple[float, int, tuple[str, str]]]) -> float | None:
         return max(0.0, delayed[0][0] - time.monotonic()) if delayed else None
-
-    def _restart(self, pool: ProcessPoolExecutor | _InlinePool) -> ProcessPoolExecutor | _InlinePool:
-        pool.shutdown(wait=False, cancel_futures=True)
-        return self._pool()
 
     def _record_failure(self, task: Task, outcome: Outcome, attempts: int) -> None:
         assert task.key is not None

@@ -91,3 +91,8 @@ class TransientError(ArtifactsError):
 class ContractError(ArtifactsError):
     """What a consumer expects of an artifact (shape, dtype, token grid, feature family,
     channel layout) disagrees with what the artifact records; the problem is the diff."""
+
+
+class ExecutorError(ArtifactsError):
+    """The executor cannot run the build: a Ray cluster that cannot be reached, or a layer's
+    resource request that no node of the cluster can meet."""

@@ -12,6 +12,7 @@ compute its recipe without running it, and implements :meth:`Generator.build`::
         sources = ()                       # source selectors: "kind:video", or name patterns
         outputs = ("tracks.parquet",)      # files or zarr arrays it must write
         contracts = {}                     # contract name -> role whose `provides` it follows
+        resources = Resources(cpus=1)      # what one task reserves (executors schedule by it)
 
         def build(self, ctx: BuildContext) -> None: ...
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationEr
 
 from artifacts.errors import ConfigError, LayerDefinitionError
 from artifacts.names import check_layer_name, check_role
+from artifacts.resources import Resources
 
 if TYPE_CHECKING:
     from artifacts.catalog import Source
@@ -51,6 +53,7 @@ class Generator:
     sources: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
     contracts: ClassVar[dict[str, str]] = {}
+    resources: ClassVar[Resources] = Resources()
     description: ClassVar[str] = ""
 
     def build(self, ctx: BuildContext) -> None:
@@ -73,6 +76,8 @@ def validate_generator(cls: type[Generator], origin: str) -> type[Generator]:
     check_layer_name(cls.name)
     if not (isinstance(cls.Params, type) and issubclass(cls.Params, BaseModel)):
         raise LayerDefinitionError(f"generator {origin}", "Params", "is not a pydantic model", "subclass artifacts.Params")
+    if not isinstance(cls.resources, Resources):
+        raise LayerDefinitionError(f"generator {origin}", "resources", "is not an artifacts.Resources", "write resources = Resources(cpus=..., gpus=...)")
     for up in cls.upstream:
         check_layer_name(up)
     for role in cls.models:

@@ -13,6 +13,9 @@
     max_gap = 30
 
     [combiner_params.clips-combined]  # parameters per combiner (artifacts.combine), likewise
+    [executor]                   # where build tasks run (see docs/scaling.md)
+    kind = "local"               # "local" (worker processes) or "ray"
+    ray_address = "auto"         # with kind = "ray": the cluster; absent: start a local one
 
 The game catalog lives in ``.artifacts/catalog.sqlite`` inside the workspace.
 """
@@ -26,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from artifacts.errors import ConfigError, UsageError
+from artifacts.executors.settings import ExecutorSettings
 from artifacts.yamlfile import dotted
 
 CONFIG_NAME = "artifacts.toml"
@@ -45,6 +49,7 @@ class WorkspaceConfig(BaseModel):
     entry_points: bool = True
     params: dict[str, dict[str, Any]] = {}
     combiner_params: dict[str, dict[str, Any]] = {}
+    executor: ExecutorSettings = ExecutorSettings()
 
 
 def render_config(store: str, models: str, collection: str, layers: list[str], entry_points: bool = True) -> str:

@@ -16,6 +16,7 @@ from artifacts.build import Task, TaskEvent
 from artifacts.catalog import SourceSpec, read_listing
 from artifacts.engine import Engine
 from artifacts.errors import BuildError, UsageError
+from artifacts.executors.settings import ExecutorSettings
 from artifacts.workspace import init_workspace
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
@@ -169,16 +170,21 @@ def build(
     layer: Annotated[list[str], typer.Argument(help="Target layers.")],
     game: Annotated[list[str] | None, typer.Option("--game", "-g")] = None,
     collection: Annotated[str | None, typer.Option("--collection", "-c")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes.")] = os.cpu_count() or 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parallel worker processes (with --executor ray: the CPUs of a local cluster).")] = os.cpu_count() or 1,
     retries: Annotated[int, typer.Option(min=0, help="Retries of transient failures.")] = 2,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each task with its reason; build nothing.")] = False,
+    executor: Annotated[str | None, typer.Option("--executor", help="Where tasks run: local (worker processes) or ray. Default: [executor] in artifacts.toml, else local.")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (auto, HOST:PORT, ray://HOST:PORT). Default: start a local one.")] = None,
 ) -> None:
     """Build LAYER and whatever upstream is stale or missing. Exit 0 only if all is FRESH."""
-    report = _build_and_print(_state(ctx).engine(), layer, game, collection, jobs, retries, dry_run)
+    engine = _state(ctx).engine()
+    settings = engine.workspace.config.executor.override(executor, ray_address)
+    report = _build_and_print(engine, layer, game, collection, jobs, retries, dry_run, settings)
     _exit(0 if report.ok() else 1)
 
 
-def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, collection: str | None, jobs: int, retries: int, dry_run: bool) -> api.BuildReport:
+def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, collection: str | None, jobs: int, retries: int, dry_run: bool,
+                     settings: ExecutorSettings | None = None) -> api.BuildReport:
     """``api.build`` with a progress bar, then the summary, warnings and failures printed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -206,8 +212,11 @@ def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, c
         if ev.kind == "retry":
             err.print(f"retrying {ev.task.layer} {ev.task.game} (attempt {ev.attempt} failed: {ev.message})", highlight=False)
 
+    def on_note(note: str) -> None:
+        err.print(f"note: {note}", highlight=False)
+
     with progress:
-        report = api.build(engine, layer, collection, game, jobs, retries, dry_run, on_event, on_plan)
+        report = api.build(engine, layer, collection, game, jobs, retries, dry_run, on_event, on_plan, settings, on_note)
     if report.result is not None:
         out.print(summary_table(report.result))
         print_warnings(out, warned)

@@ -6,11 +6,20 @@ decides what a game does by what it writes into the game's source file:
 * a source starting with ``FAIL`` makes ``t-frames`` raise a permanent error;
 * ``TRANSIENT <n>`` makes it fail transiently until ``n`` attempts were made (counted in a
   file next to the source, since attempts may run in different worker processes);
+* ``DIE <n>`` makes ``t-frames`` kill its own worker process until ``n`` attempts were made
+  (counted like ``TRANSIENT``; only for builds whose tasks run in worker processes);
 * ``SLOW <seconds>`` makes ``t-slow`` sleep that long.
+
+``RESOURCE_PROBES`` are layers that record what their task was given (for the executors'
+tests); they are not in ``ALL``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +28,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from artifacts import BuildContext, Generator, Params, TransientError
+from artifacts import BuildContext, Generator, Params, Resources, TransientError
 
 
 class FrameParams(Params):
@@ -50,11 +59,13 @@ class TFrames(Generator):
             data = _read(ctx, name)
             if data.startswith(b"FAIL"):
                 raise ValueError(f"cannot decode {name}: bad header")
-            if data.startswith(b"TRANSIENT"):
+            if data.startswith((b"TRANSIENT", b"DIE")):
                 need = int(data.split()[1])
                 counter = Path(ctx.source(name).url + ".attempts")
                 n = int(counter.read_text()) + 1 if counter.exists() else 1
                 counter.write_text(str(n))
+                if n < need and data.startswith(b"DIE"):
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if n < need:
                     raise TransientError("decoder", name, f"busy on attempt {n}", "retry")
         weights = ctx.model("detector").read_bytes()
@@ -148,3 +159,39 @@ class TModeled(Generator):
         model = ctx.model("tracker").load()
         data = b"".join(_read(ctx, n) for n in ctx.source_names())
         ctx.output_path("score.txt").write_text(f"{model.score(data)} {model.instance}")
+
+
+class TProbe(Generator):
+    """Records what its task was given: the Ray resources assigned to it (when it runs in a
+    Ray worker) and the GPUs it could see."""
+
+    name = "t-probe"
+    version = "1"
+    sources = ("kind:video",)
+    outputs = ("given.json",)
+
+    def build(self, ctx: BuildContext) -> None:
+        given: dict[str, object] = {"pid": os.getpid(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+        if "ray" in sys.modules:  # imported by the Ray worker that runs this task
+            import ray
+
+            given["ray_resources"] = ray.get_runtime_context().get_assigned_resources()
+        ctx.output_path("given.json").write_text(json.dumps(given, sort_keys=True))
+
+
+class TProbeTwoCpus(TProbe):
+    name = "t-probe-2cpu"
+    resources = Resources(cpus=2, memory_mb=64)
+
+
+class TProbeGpu(TProbe):
+    name = "t-probe-gpu"
+    resources = Resources(gpus=1)
+
+
+class TProbeHuge(TProbe):
+    name = "t-probe-huge"
+    resources = Resources(cpus=64)
+
+
+RESOURCE_PROBES = [f"layers_for_tests:{c}" for c in ("TProbe", "TProbeTwoCpus", "TProbeGpu", "TProbeHuge")]

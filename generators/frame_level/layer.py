@@ -19,11 +19,32 @@ The detector reads pixels only: ground truth never reaches this layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from artifacts import BuildContext, Generator, Params
+from artifacts import BuildContext, Generator, Params, Resources
 
 # numpy, pyarrow, torch and av are imported in build(): layer discovery must stay cheap.
+
+# Torch's CPU kernels split their reductions by thread, so the last bits of the detector's
+# outputs depend on the thread count (measured: px and confidence 1 ulp apart between 1 and 2
+# threads). A fixed count keeps the bytes a function of the recipe, wherever the task runs
+# (Ray gives a 1-CPU task one thread, local workers get as many as the machine has cores).
+INFERENCE_THREADS = 1
+
+
+@contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads; restore the previous count after."""
+    import torch
+
+    was = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was)
 
 
 class FrameLevelParams(Params):
@@ -40,6 +61,8 @@ class FrameLevel(Generator):
     sources = ("kind:video",)
     outputs = ("detections.parquet",)
     contracts: ClassVar[dict[str, str]] = {"embedding_dim": "crop_encoder"}
+    # Inference: a GPU where the executor has one (on a Ray cluster without GPUs it runs on a CPU).
+    resources = Resources(cpus=1, gpus=1)
     description = "detector foot-points and crop-encoder features for every decoded frame"
 
     def build(self, ctx: BuildContext) -> None:
@@ -54,12 +77,13 @@ class FrameLevel(Generator):
         detector = ctx.model("detector").load()
         encoder = ctx.model("crop_encoder").load()
         parts: list[tuple[str, FrameDetections]] = []
-        for name in ctx.source_names():
-            url = ctx.source(name).url
-            for frames_idx, frames in decode_batches(name, url, p.stride, p.batch):
-                found = detect_and_encode(detector, encoder, frames, np.asarray(frames_idx, np.int32), p.figure_height_px)
-                if len(found):
-                    parts.append((name, found))
+        with cpu_threads(INFERENCE_THREADS):
+            for name in ctx.source_names():
+                url = ctx.source(name).url
+                for frames_idx, frames in decode_batches(name, url, p.stride, p.batch):
+                    found = detect_and_encode(detector, encoder, frames, np.asarray(frames_idx, np.int32), p.figure_height_px)
+                    if len(found):
+                        parts.append((name, found))
         dim = int(encoder.embedding_dim)
 
         def cat(field: str, width: int | None = None, dtype: Any = np.float32) -> Any:
