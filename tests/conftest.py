@@ -107,3 +107,53 @@ def make_ws(tmp_path: Path) -> Callable[..., Ws]:
 @pytest.fixture
 def ws(make_ws: Callable[..., Ws]) -> Ws:
     return make_ws()
+
+
+# The real pipeline on rendered video with tiny trained reference models (test_pipeline.py,
+# test_heatmaps.py). Training takes a minute, so the models are trained once per session.
+PIPELINE_LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Weights of tiny reference models: det-v1, ce-v1, and trackers trk-v1 / trk-v2 (another gate)."""
+    from generators.models.fit_detector import DetectorTraining
+    from generators.models.fit_encoder import EncoderTraining
+    from generators.models.train import train_reference_models
+    from generators.tracking.params import TrackerParams
+    from generators.tracking.tracker import Tracker
+
+    out = tmp_path_factory.mktemp("weights")
+    paths = train_reference_models(
+        out, seed=3, games=2, seconds=2.0,
+        detector=DetectorTraining(steps=300), encoder=EncoderTraining(epochs=2),
+    )
+    # min_hits=1: the tiny test detector is sparse; tracking quality is measured in docs/quality.md
+    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0)).save(out / "trk-v1.safetensors")
+    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0, gate=20.0)).save(out / "trk-v2.safetensors")
+    return {"det-v1": paths["detector"], "ce-v1": paths["crop_encoder"], "trk-v1": out / "trk-v1.safetensors", "trk-v2": out / "trk-v2.safetensors"}
+
+
+def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2, layers: list[str] | None = None, size: tuple[int, int] = (320, 192)) -> Ws:
+    """A workspace of ``layers`` (default: frame-level and track-level) over ``games`` rendered
+    games r0, r1 ... of ``size``, with the trained models: production uses trk-v1, staging trk-v2."""
+    from generators.render.game import render_game
+
+    init_workspace(root, layers=layers or PIPELINE_LAYERS, entry_points=False)
+    ws = Ws(root)
+    impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
+            "tracker": "generators.tracking.tracker:Tracker"}
+    role_of = {"det-v1": "detector", "ce-v1": "crop_encoder", "trk-v1": "tracker", "trk-v2": "tracker"}
+    lines = ["schema: 1", "roles:"]
+    for role in ("detector", "crop_encoder", "tracker"):
+        lines += [f"  {role}:", f"    implementation: {impl[role]}", "    versions:"]
+        for v, path in trained.items():
+            if role_of[v] == role:
+                lines += [f"      {v}:", f"        weights: {path}", f"        digest: {hash_file(path)}"]
+    lines += ["collections:", "  production: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v1}",
+              "  staging: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v2}"]
+    (root / "models.yaml").write_text("\n".join(lines) + "\n")
+    e = ws.engine()
+    e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=size).entry() for i in range(games)])
+    return ws
+

@@ -1,7 +1,7 @@
 """frame-level and track-level on rendered video with trained reference models, end to end.
 
-One module-scoped fixture renders small games and trains tiny reference models once; the
-tests then build real layers on it: the incremental promise (a tracker change rebuilds only
+The session fixture ``trained`` (conftest.py) trains tiny reference models once; the tests
+then build real layers on it: the incremental promise (a tracker change rebuilds only
 track-level) and a truncated video failing only its game.
 """
 
@@ -12,54 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
-from conftest import Ws
+from conftest import make_pipeline_ws
 
 from artifacts import api
 from artifacts.hashing import hash_file
 from artifacts.status import State
-from artifacts.workspace import init_workspace
-from generators.models.fit_detector import DetectorTraining
-from generators.models.fit_encoder import EncoderTraining
-from generators.models.train import train_reference_models
 from generators.render.game import render_game
-from generators.tracking.params import TrackerParams
-from generators.tracking.tracker import Tracker
-
-LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("weights")
-    paths = train_reference_models(
-        out, seed=3, games=2, seconds=2.0,
-        detector=DetectorTraining(steps=300), encoder=EncoderTraining(epochs=2),
-    )
-    # min_hits=1: the tiny test detector is sparse; tracking quality is measured in docs/quality.md
-    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0)).save(out / "trk-v1.safetensors")
-    Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0, gate=20.0)).save(out / "trk-v2.safetensors")
-    return {"det-v1": paths["detector"], "ce-v1": paths["crop_encoder"], "trk-v1": out / "trk-v1.safetensors", "trk-v2": out / "trk-v2.safetensors"}
-
-
-def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2) -> Ws:
-    init_workspace(root, layers=LAYERS, entry_points=False)
-    ws = Ws(root)
-    impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
-            "tracker": "generators.tracking.tracker:Tracker"}
-    role_of = {"det-v1": "detector", "ce-v1": "crop_encoder", "trk-v1": "tracker", "trk-v2": "tracker"}
-    lines = ["schema: 1", "roles:"]
-    for role in ("detector", "crop_encoder", "tracker"):
-        lines += [f"  {role}:", f"    implementation: {impl[role]}", "    versions:"]
-        for v, path in trained.items():
-            if role_of[v] == role:
-                lines += [f"      {v}:", f"        weights: {path}", f"        digest: {hash_file(path)}"]
-    lines += ["collections:", "  production: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v1}",
-              "  staging: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v2}"]
-    (root / "models.yaml").write_text("\n".join(lines) + "\n")
-    e = ws.engine()
-    e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=(320, 192)).entry() for i in range(games)])
-    return ws
 
 
 def test_frame_and_track_level_on_rendered_video(tmp_path: Path, trained: dict[str, Path]) -> None:
