@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from artifacts import api
 from artifacts.api import BuildReport
-from artifacts.errors import StoreError
+from artifacts.errors import SourceError, StoreError
 from artifacts.status import State
 from generators.heatmaps import layout, store
 from generators.heatmaps.codec import decode
@@ -397,3 +397,22 @@ def test_sportvu_shots_become_labelled_heatmaps(tmp_path: Path) -> None:
     table = pq.read_table(tmp_path / "out" / "shots.parquet").to_pylist()
     assert [(r["shot"], r["heatmap_row"], r["label"], r["shooter_id"], r["camera"]) for r in table] == [(0, 0, label, 14, "right")]
     assert np.array_equal(store.HeatmapArray(tmp_path / "out" / "heatmaps.zarr").read([0])[0].view(np.uint32), hm.view(np.uint32))
+
+
+def test_annotation_checks_and_empty_arrays(tmp_path: Path) -> None:
+    from generators.heatmaps.layer import check_annotation
+    from generators.shots.annotation import parse_shots
+
+    text = "frame,shooter_id,shooter_team,shooter_jersey,x_ft,y_ft,left_px,left_py,left_visible\n10,3,1,23,5.0,6.0,100.0,120.0,1\n12,4,2,9,5.0,6.0,100.0,120.0,1\n"
+    shots = parse_shots(text, "g/shots")
+    check_annotation("g", shots[:1], ["left", "right"])
+    with pytest.raises(SourceError, match=r"^shots annotation g/shots row 3 shooter_team 2: is not 0 \(team_a\) or 1 \(team_b\); fix the row"):
+        check_annotation("g", shots, ["left", "right"])
+    with pytest.raises(SourceError, match=r"^shots annotation g/shots 'left': names cameras that are not registered videos \(right\)"):
+        check_annotation("g", shots[:1], ["right"])
+    # A game whose shots all lack a window still writes a readable, empty array.
+    store.write_array(tmp_path / "empty.zarr", np.zeros(0, layout.RECORD))
+    empty = store.HeatmapArray(tmp_path / "empty.zarr")
+    assert len(empty) == 0 and empty.read([]).shape == (0, 16, 14, 14, 18)
+    with pytest.raises(IndexError, match="heatmap row 0 out of range"):
+        empty.read([0])

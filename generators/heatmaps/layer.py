@@ -77,7 +77,7 @@ class ShotHeatmaps(Generator):
             shots = parse_shots(f.read().decode(), f"{ctx.game}/shots")
         cameras = [n for n in ctx.source_names() if ctx.source(n).kind == "video"]
         width, height, n_frames = _probe(ctx, cameras)
-        _check_cameras(ctx.game, shots, cameras)
+        check_annotation(ctx.game, shots, cameras)
         windows: list[ShotWindow | None] = [win_mod.shot_window(s, width, height, n_frames, ctx.game) for s in shots]
         kept = [k for k, w in enumerate(windows) if w is not None]
         det, tracks = _read_upstream(ctx, cameras)
@@ -130,7 +130,9 @@ def _probe(ctx: BuildContext, cameras: list[str]) -> tuple[int, int, int]:
     return next(iter(seen.values()))
 
 
-def _check_cameras(game: str, shots: list[Shot], cameras: list[str]) -> None:
+def check_annotation(game: str, shots: list[Shot], cameras: list[str]) -> None:
+    """Refuse an annotation this layer cannot read unambiguously: a camera that is not one of the
+    game's videos, or a shooter team other than 0 (team_a) or 1 (team_b)."""
     from artifacts.errors import SourceError
 
     named = sorted({c for s in shots for c in s.origins})
@@ -138,6 +140,10 @@ def _check_cameras(game: str, shots: list[Shot], cameras: list[str]) -> None:
     if unknown:
         raise SourceError(f"shots annotation {game}/shots", ",".join(unknown), f"names cameras that are not registered videos ({', '.join(cameras)})",
                           "register those videos or drop their columns from the annotation")
+    for s in shots:
+        if s.shooter_team not in (0, 1):
+            raise SourceError(f"shots annotation {game}/shots row {s.index + 2} shooter_team", s.shooter_team, "is not 0 (team_a) or 1 (team_b)",
+                              "fix the row: the offense of a shot is its shooter's team")
 
 
 def _read_upstream(ctx: BuildContext, cameras: list[str]) -> tuple[Detections, Tracks]:
