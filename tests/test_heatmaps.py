@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from artifacts import api
 from artifacts.api import BuildReport
+from artifacts.context import ArtifactReader
 from artifacts.errors import SourceError, StoreError
 from artifacts.status import State
 from generators.heatmaps import layout, store
@@ -340,7 +341,7 @@ def test_layer_on_rendered_games(built: tuple[Ws, BuildReport]) -> None:
     assert (hidden["heatmap_row"], hidden["skipped"], hidden["camera"], hidden["label"]) == (-1, "origin visible in no camera", None, -1)
     made = [s for s in shots if s["heatmap_row"] >= 0]
     assert len(made) == len(shots) - 1 and all(s["skipped"] is None and s["layout"] == "1" for s in made)
-    arr = store.HeatmapArray(data / "heatmaps.zarr")
+    arr = store.open_artifact(ArtifactReader(e.store, m))
     assert len(arr) == len(made) and (arr.attributes["shots"], arr.attributes["skipped"]) == (len(shots), 1)
     for s, h in zip(made, arr.read([s["heatmap_row"] for s in made]), strict=True):
         row = truth[s["shot"]]
