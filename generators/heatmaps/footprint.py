@@ -68,15 +68,13 @@ def select(det: Detections, win: Windows) -> Pairs:
     d = pos if order is None else order[pos].astype(np.intp)
     h = np.asarray(win.footprint_px, np.float64)[win.camera[shot]]
     half = h * (FOOTPRINT_ASPECT / 2)
-    # float32 pixels minus integer window corners are exact in float32; the rest in float64.
-    wx = det.px[d] - win.x0[shot].astype(np.float32)
-    wy = det.py[d] - win.y0[shot].astype(np.float32)
-    # The box meets the window with positive area when these hold (see the module doc); the
-    # bounds are float64, so the float32 pixels compare exactly.
+    # In float64, where a float32 pixel minus an integer corner is exact.
+    wx = det.px[d].astype(np.float64) - win.x0[shot]
+    wy = det.py[d].astype(np.float64) - win.y0[shot]
+    # The box meets the window with positive area when these hold (see the module doc).
     size = GRID * PATCH
     k = np.flatnonzero((wx > -half) & (wx < size + half) & (wy > 0) & (wy < size + h))
-    shot, d, h, half = shot[k], d[k], h[k], half[k]
-    wx64, wy64 = wx[k].astype(np.float64), wy[k].astype(np.float64)
+    shot, d, h, half, wx64, wy64 = shot[k], d[k], h[k], half[k], wx[k], wy[k]
     r0 = np.maximum(np.floor((wy64 - h) / PATCH).astype(np.intp), 0)
     r1 = np.minimum(np.ceil(wy64 / PATCH).astype(np.intp) - 1, GRID - 1)
     c0 = np.maximum(np.floor((wx64 - half) / PATCH).astype(np.intp), 0)
