@@ -118,3 +118,47 @@ def reference_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference-models")
     build_reference_models(out, seed=0, budget="quick", cache_dir=out / "games")
     return out
+
+
+# The real pipeline on rendered video with the session's reference models (test_pipeline.py,
+# test_heatmaps.py, ...).
+PIPELINE_LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
+
+
+@pytest.fixture(scope="session")
+def trained(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The session's reference models as det-v1, ce-v1, trk-v1, and trk-v2: the same tracker with a narrower gate."""
+    from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
+    from generators.pipeline.reference import TRACKER_FILE
+    from generators.tracking.tracker import Tracker
+
+    out = tmp_path_factory.mktemp("weights")
+    fitted = Tracker.from_weights(reference_models / TRACKER_FILE).params
+    Tracker(fitted.model_copy(update={"gate": fitted.gate / 2})).save(out / "trk-v2.safetensors")
+    return {"det-v1": reference_models / DETECTOR_FILE, "ce-v1": reference_models / CROP_ENCODER_FILE,
+            "trk-v1": reference_models / TRACKER_FILE, "trk-v2": out / "trk-v2.safetensors"}
+
+
+def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2, layers: list[str] | None = None, size: tuple[int, int] = (320, 192)) -> Ws:
+    """A workspace of ``layers`` (default: frame-level and track-level) over ``games`` rendered
+    games r0, r1 ... of ``size``, with the trained models: production uses trk-v1, staging trk-v2."""
+    from generators.render.game import render_game
+
+    init_workspace(root, layers=layers or PIPELINE_LAYERS, entry_points=False)
+    ws = Ws(root)
+    impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
+            "tracker": "generators.tracking.tracker:Tracker"}
+    role_of = {"det-v1": "detector", "ce-v1": "crop_encoder", "trk-v1": "tracker", "trk-v2": "tracker"}
+    lines = ["schema: 1", "roles:"]
+    for role in ("detector", "crop_encoder", "tracker"):
+        lines += [f"  {role}:", f"    implementation: {impl[role]}", "    versions:"]
+        for v, path in trained.items():
+            if role_of[v] == role:
+                lines += [f"      {v}:", f"        weights: {path}", f"        digest: {hash_file(path)}"]
+    lines += ["collections:", "  production: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v1}",
+              "  staging: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v2}"]
+    (root / "models.yaml").write_text("\n".join(lines) + "\n")
+    e = ws.engine()
+    e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=size).entry() for i in range(games)])
+    return ws
+

@@ -12,49 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
-from conftest import Ws
+from conftest import make_pipeline_ws
 
 from artifacts import api
 from artifacts.hashing import hash_file
 from artifacts.status import State
-from artifacts.workspace import init_workspace
-from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
-from generators.pipeline.reference import TRACKER_FILE
 from generators.render.game import render_game
-from generators.tracking.tracker import Tracker
-
-LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
-
-
-@pytest.fixture(scope="module")
-def trained(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The session's reference models, and trk-v2: the same tracker with a narrower gate."""
-    out = tmp_path_factory.mktemp("weights")
-    fitted = Tracker.from_weights(reference_models / TRACKER_FILE).params
-    Tracker(fitted.model_copy(update={"gate": fitted.gate / 2})).save(out / "trk-v2.safetensors")
-    return {"det-v1": reference_models / DETECTOR_FILE, "ce-v1": reference_models / CROP_ENCODER_FILE,
-            "trk-v1": reference_models / TRACKER_FILE, "trk-v2": out / "trk-v2.safetensors"}
-
-
-def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2) -> Ws:
-    init_workspace(root, layers=LAYERS, entry_points=False)
-    ws = Ws(root)
-    impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
-            "tracker": "generators.tracking.tracker:Tracker"}
-    role_of = {"det-v1": "detector", "ce-v1": "crop_encoder", "trk-v1": "tracker", "trk-v2": "tracker"}
-    lines = ["schema: 1", "roles:"]
-    for role in ("detector", "crop_encoder", "tracker"):
-        lines += [f"  {role}:", f"    implementation: {impl[role]}", "    versions:"]
-        for v, path in trained.items():
-            if role_of[v] == role:
-                lines += [f"      {v}:", f"        weights: {path}", f"        digest: {hash_file(path)}"]
-    lines += ["collections:", "  production: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v1}",
-              "  staging: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v2}"]
-    (root / "models.yaml").write_text("\n".join(lines) + "\n")
-    e = ws.engine()
-    e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=(320, 192)).entry() for i in range(games)])
-    return ws
 
 
 def test_frame_and_track_level_on_rendered_video(tmp_path: Path, trained: dict[str, Path]) -> None:
