@@ -5,8 +5,10 @@
 3. train Phase 1 of the dual-stream shooter model on the cached features and print its
    held-out accuracy beside the baselines (skipped when already trained);
 4. write pictures: a shot's heatmap channels over its frame, and tracks on the court;
-5. switch to ``staging`` (tracker trk-v1 -> trk-v2): status, impact, and a rebuild that
-   recomputes only what the tracker change touched.
+   then promote it into ``production`` (accepted: it was trained with those models) and into
+   ``staging`` (refused: its heatmaps came from another tracker), with the lineage diff;
+5. switch to ``staging`` (tracker trk-v1 -> trk-v2): status, impact (the layers to recompute
+   and the shooter model to retrain), and a rebuild that recomputes only what the change touched.
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ SHOOTER_ROLE = "shooter"
 DEMO_EPOCHS = 6
 
 
+def _promote(engine: Engine, console: Console, version: str) -> None:
+    """Promotion with lineage checks: into production (what it was trained with) it is
+    accepted; into staging (another tracker behind its heatmaps) it is refused, with the diff."""
+    from artifacts.promotion import promote
+
+    for collection in ("production", "staging"):
+        result = promote(engine, {SHOOTER_ROLE: version}, collection)
+        if result.accepted:
+            console.print(f"promoted {result.label()} into {collection}")
+            continue
+        console.print(f"[red]refused[/]: promoting {result.label()} into {collection} would leave {len(result.problems)} problem(s):")
+        for problem in result.problems[:4]:
+            console.print(f"  {problem.line()}", highlight=False)
+        if len(result.problems) > 4:
+            console.print(f"  ... and {len(result.problems) - 4} more")
+
+
 def _train(engine: Engine, console: Console) -> bool:
     from generators.shooter.config import Phase1Config, StreamSizes
     from generators.shooter.dataset import shot_dataset
@@ -40,14 +59,15 @@ def _train(engine: Engine, console: Console) -> bool:
     console.print(f"held-out accuracy {h.accuracy:.1%} on {h.shots} shots of {', '.join(result.held_out_games)}: random {h.random_baseline:.0%}, "
                   f"a guess among the visible players {h.visible_chance:.1%}, nearest player to the shot {h.nearest_player:.1%}")
     console.print("(a few epochs on a couple of dozen shots: the demo shows the plumbing; docs/quality.md measures the model)")
+    _promote(engine, console, result.version)
     return True
 
 
 def _pictures(engine: Engine, console: Console) -> list[Path]:
     import numpy as np
-    from generators.heatmaps.store import HeatmapArray
 
     from generators.frame_level.decode import decode_selected
+    from generators.heatmaps.store import HeatmapArray
     from generators.pictures import heatmap_picture, tracks_picture
 
     out = engine.workspace.root / "pictures"

@@ -162,3 +162,28 @@ def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2, layer
     e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=size).entry() for i in range(games)])
     return ws
 
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The demo run once per session: its workspace and what its first run printed."""
+
+    root: Path
+    output: str
+    code: int
+
+
+@pytest.fixture(scope="session")
+def demo_run(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``artifacts demo`` once per session (on the session's reference models): test_demo checks
+    what it printed, other tests read the artifacts it built."""
+    import io
+
+    from rich.console import Console
+
+    from cli.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo") / "demo"
+    buf = io.StringIO()
+    code = run_demo(root, 2, Console(file=buf, width=200), reference_models)
+    return DemoRun(root, buf.getvalue(), code)
