@@ -224,14 +224,19 @@ def evaluate(weights_dir: Path, *, seed: int = 0, games: int = 3, seconds: float
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m generators.models.evaluate", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("weights_dir", type=Path, help=f"a directory holding {DETECTOR_FILE} and {CROP_ENCODER_FILE}")
+def add_evaluation_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:
+    """The arguments every evaluation on held-out rendered games takes."""
+    parser.add_argument("weights_dir", type=Path, help=weights_help)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--games", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--cache", type=Path, default=None, help="keep rendered games here (default: a temporary directory)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m generators.models.evaluate", description=__doc__.splitlines()[0] if __doc__ else None)
+    add_evaluation_arguments(parser, f"a directory holding {DETECTOR_FILE} and {CROP_ENCODER_FILE}")
     args = parser.parse_args(argv)
     report = evaluate(args.weights_dir, seed=args.seed, games=args.games, seconds=args.seconds, cache_dir=args.cache)
     if args.json:

@@ -38,7 +38,7 @@ from artifacts.engine import Engine
 from artifacts.errors import BuildError
 from artifacts.workspace import init_workspace
 from generators.models.data import REFEREE_TEAM, View, load_views, render_games
-from generators.models.evaluate import DetectionScores, match
+from generators.models.evaluate import DetectionScores, add_evaluation_arguments, match
 from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
 from generators.pipeline.reference import MATCH_PX, MIN_VISIBLE_FRAC, TRACKER_FILE
 from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
@@ -212,12 +212,7 @@ def _views_by_game(rendered: list[RenderedGame]) -> dict[str, list[View]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m generators.pipeline.evaluate", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("weights_dir", type=Path, help=f"a directory holding {DETECTOR_FILE}, {CROP_ENCODER_FILE} and {TRACKER_FILE}")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--games", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--cache", type=Path, default=None, help="keep rendered games here (default: a temporary directory)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_evaluation_arguments(parser, f"a directory holding {DETECTOR_FILE}, {CROP_ENCODER_FILE} and {TRACKER_FILE}")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pipeline-eval-") as tmp:
         report = evaluate_pipeline(args.weights_dir, Path(tmp), seed=args.seed, games=args.games, seconds=args.seconds, cache_dir=args.cache)
