@@ -20,6 +20,7 @@ from artifacts.workspace import init_workspace
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
 from cli.render import explain_tree, print_plan, print_status, summary_table
+from cli.store_cmd import register as register_store_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
 games_app = typer.Typer(no_args_is_help=True, help="Register and list games.")
@@ -28,6 +29,7 @@ app.add_typer(models_app, name="models")
 app.command()(promote)
 app.command()(impact)
 app.command()(check)
+register_store_commands(app)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
