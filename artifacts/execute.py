@@ -16,7 +16,7 @@ from artifacts.context import BuildContext, ModelHandle
 from artifacts.engine import Engine
 from artifacts.errors import ArtifactsError, BuildError, SourceError, TransientError
 from artifacts.layer import resolve_params
-from artifacts.lease import Held, acquire
+from artifacts.lease import Held, Renewer, acquire
 from artifacts.manifest import Builder, Manifest, Timings, current_user, host_name, library_versions
 from artifacts.recipe import Recipe
 from artifacts.store import new_attempt_id
@@ -64,6 +64,7 @@ class TaskExecutor:
         self._versions = library_versions()
         self._host = host_name()
         self._user = current_user()
+        self._renewer = Renewer()  # one thread renews the leases of every task this executor runs
 
     def run(self, spec: TaskSpec) -> Outcome:
         t0 = time.perf_counter()
@@ -99,7 +100,7 @@ class TaskExecutor:
             lease = acquire(store, spec.layer, spec.game, spec.key, attempt, engine.workspace.config.lease_ttl_s)
             if isinstance(lease, Held):  # another builder is computing this key right now
                 return Outcome(spec.layer, spec.game, spec.key, False, message=lease.text(), deferred=True, total_s=time.perf_counter() - t0)
-            with lease.kept():
+            with lease.kept(self._renewer):
                 if store.has_manifest(spec.layer, spec.game, spec.key):  # committed by another builder meanwhile
                     return Outcome(spec.layer, spec.game, spec.key, True, False, 0.0, time.perf_counter() - t0)
                 store.sweep_dead_attempts(spec.layer, spec.game, spec.key, lease.took_over_from)

@@ -104,27 +104,76 @@ class Lease:
             return self.store.backend.delete(self.path, self._token)
 
     @contextmanager
-    def kept(self) -> Iterator[Lease]:
-        """Renew in the background while the body runs; release at the end, however it ends."""
-        stop = threading.Event()
-        interval = self.record.ttl_s / 3
+    def kept(self, renewer: Renewer | None = None) -> Iterator[Lease]:
+        """Renew in the background while the body runs; release at the end, however it ends.
 
-        def keep() -> None:
-            while not stop.wait(interval):
-                try:
-                    if not self.renew():
-                        return
-                except OSError as exc:  # a network blip: the next renewal may succeed before expiry
-                    self.last_error = exc
-
-        thread = threading.Thread(target=keep, name=f"lease-{self.record.holder}", daemon=True)
-        thread.start()
+        ``renewer`` is the builder process's shared renewal thread; without one, a thread is
+        started for this lease alone (starting a thread per task costs milliseconds).
+        """
+        own = renewer is None
+        keeper = Renewer() if renewer is None else renewer
+        keeper.add(self)
         try:
             yield self
         finally:
-            stop.set()
-            thread.join()
+            keeper.remove(self)
+            if own:
+                keeper.stop()
             self.release()
+
+
+class Renewer:
+    """One background thread that renews every lease of a builder process a third of its time
+    to live after the last renewal. Owned by whoever builds (one per task executor)."""
+
+    def __init__(self) -> None:
+        self._due: dict[int, tuple[Lease, float]] = {}  # id(lease) -> (lease, monotonic due time)
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._wake_at = 0.0  # when the thread will look next (monotonic)
+
+    def add(self, lease: Lease) -> None:
+        with self._cond:
+            at = time.monotonic() + lease.record.ttl_s / 3
+            self._due[id(lease)] = (lease, at)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+                self._thread.start()
+            if at < self._wake_at:  # only then: waking the thread for nothing costs every task
+                self._cond.notify()
+
+    def remove(self, lease: Lease) -> None:
+        with self._cond:
+            self._due.pop(id(lease), None)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                now = time.monotonic()
+                due = [lease for lease, at in self._due.values() if at <= now]
+                for lease in due:
+                    self._due[id(lease)] = (lease, now + lease.record.ttl_s / 3)
+                if not due:
+                    self._wake_at = min((at for _l, at in self._due.values()), default=now + 3600.0)
+                    self._cond.wait(timeout=max(0.0, self._wake_at - now))
+                    continue
+                self._wake_at = 0.0  # renewing: an add meanwhile must notify
+            for lease in due:  # network calls outside the lock: add/remove never wait for them
+                try:
+                    if not lease.renew():
+                        self.remove(lease)
+                except OSError as exc:  # a network blip: the next renewal may succeed before expiry
+                    lease.last_error = exc
 
 
 def _parse(body: bytes) -> LeaseRecord | None:

@@ -1,6 +1,7 @@
 """Status: expected keys against what the store holds, with causes for STALE.
 
-Contract: status computes keys and lists the store (one listing per layer); it reads no
+Contract: status computes keys and lists the store (one listing per layer, the layers
+concurrently on object stores); it reads no
 artifact data. For a STALE (layer, game) it reads the manifest of the newest stored artifact
 (metadata, not data), diffs recipes, and follows changed upstream keys down to the root
 change: a model ref, weights digest, parameter, generator version or source file.
@@ -168,9 +169,10 @@ def compute_status(store: Store, plan: KeyPlan, layers: list[str], explain: bool
     missing_by_game: dict[str, list[str]] = defaultdict(list)
     for m in plan.missing_sources:
         missing_by_game[m.game].append(m.name)
+    listings = store.list_layers(layers)
     for layer in layers:
         lp = plan.layers[layer]
-        listing: LayerListing = store.list_layer(layer)
+        listing: LayerListing = listings[layer]
         committed, failed = listing.committed, listing.failed
         for game in plan.games:
             key = lp.keys.get(game)

@@ -192,6 +192,16 @@ class Store:
                     target.setdefault(parts[0], []).append(parts[1])
         return listing
 
+    def list_layers(self, layers: list[str], records: tuple[str, ...] = ("manifests", "failures")) -> dict[str, LayerListing]:
+        """:meth:`list_layer` of several layers; on object stores the listings run concurrently,
+        since each is a chain of round trips (one per 1,000 entries)."""
+        if self.local or len(layers) < 2:
+            return {layer: self.list_layer(layer, records) for layer in layers}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(layers))) as pool:
+            return dict(zip(layers, pool.map(lambda l: self.list_layer(l, records), layers)))
+
     def has_manifest(self, layer: str, game: str, key: str) -> bool:
         """Whether (layer, game, key) is committed (one stat, or one HEAD request)."""
         path = self.manifest_path(layer, game, key)
@@ -257,7 +267,9 @@ class Store:
             return Path(self._p(".staging"))
         import tempfile
 
-        return Path(tempfile.gettempdir()) / "artifacts-staging"
+        # One per user: the temporary directory is shared, and the sweep must only ever judge
+        # (and be able to remove) this user's attempts.
+        return Path(tempfile.gettempdir()) / f"artifacts-staging-{os.getuid()}"
 
     def outputs_of(self, staging: Staging) -> list[OutputFile]:
         """Every file under the staging directory with its size and digest, sorted by path."""

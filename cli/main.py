@@ -180,6 +180,7 @@ def build(
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, disable=not err.is_terminal or dry_run)
     bar = progress.add_task("building", total=0)
     failures: list[TaskEvent] = []
+    waited: set[tuple[str, str]] = set()
 
     def on_plan(tasks: list[Task]) -> None:
         if dry_run:
@@ -197,6 +198,9 @@ def build(
             failures.append(ev)
         if ev.kind == "retry":
             err.print(f"retrying {ev.task.layer} {ev.task.game} (attempt {ev.attempt} failed: {ev.message})", highlight=False)
+        if ev.kind == "waiting" and ev.task.id not in waited:  # once per task: it is polled every few seconds
+            waited.add(ev.task.id)
+            err.print(f"waiting for {ev.task.layer} {ev.task.game}: {ev.message}", highlight=False)
 
     with progress:
         report = api.build(engine, layer, collection, game, jobs, retries, dry_run, on_event, on_plan)

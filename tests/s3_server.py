@@ -9,8 +9,16 @@ answers. The server is moto's own WSGI application behind werkzeug, with two add
   the check. Real S3 evaluates the condition atomically; one request at a time gives the
   tests that same guarantee. ``--threaded`` serves concurrently (benchmarks that only list);
 * it counts the requests it receives by kind (``LIST``, ``GET``, ``HEAD``, ``PUT``,
-  ``DELETE``, ``POST``), readable at ``GET /_requests`` and reset by ``DELETE /_requests``,
-  so tests can assert how many requests an operation makes.
+  ``DELETE``, ``POST``), the seconds spent serving them, and the wall time during which at
+  least one request was being served ("busy"), readable at ``GET /_requests``
+  (``{"counts": {...}, "seconds": {...}, "busy_s": x}``) and reset by ``DELETE /_requests``,
+  so tests can assert how many requests an operation makes and benchmarks can tell the
+  server's time from the client's;
+* ``POST /_latency`` with a number of milliseconds delays every later answer by that much
+  (a sleep, outside the busy time): a model of a remote endpoint's round trip;
+* ``POST /_bulk`` with ``{"bucket": NAME, "objects": {KEY: TEXT}}`` stores many objects
+  straight into moto's backend, without one HTTP request each: benchmarks use it to fill a
+  bucket with tens of thousands of objects in seconds. It is not counted.
 
     python tests/s3_server.py [--port N] [--threaded]
 """
@@ -48,20 +56,61 @@ class _Counting:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.counts: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self.busy_s = 0.0
+        self.latency_s = 0.0
+        self._active = 0
+        self._busy_since = 0.0
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == "/_bulk" and environ["REQUEST_METHOD"] == "POST":
+            doc = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+            _bulk_put(doc["bucket"], doc["objects"])
+            start_response("204 No Content", [])
+            return [b""]
+        if path == "/_latency" and environ["REQUEST_METHOD"] == "POST":
+            self.latency_s = float(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))) / 1000
+            start_response("204 No Content", [])
+            return [b""]
         if path == "/_requests":
             with self.lock:
                 if environ["REQUEST_METHOD"] == "DELETE":
                     self.counts.clear()
-                body = json.dumps(dict(self.counts)).encode()
+                    self.seconds.clear()
+                    self.busy_s = 0.0
+                body = json.dumps({"counts": dict(self.counts), "seconds": dict(self.seconds), "busy_s": self.busy_s}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        kind = request_kind(environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""))
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self.lock:
-            self.counts[request_kind(environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""))] += 1
-        return self.app(environ, start_response)
+            t0 = time.perf_counter()
+            if self._active == 0:
+                self._busy_since = t0
+            self._active += 1
+        try:
+            body = list(self.app(environ, start_response))  # moto answers with whole bodies: no streaming lost
+        finally:
+            with self.lock:
+                t1 = time.perf_counter()
+                self.counts[kind] += 1
+                self.seconds[kind] += t1 - t0
+                self._active -= 1
+                if self._active == 0:
+                    self.busy_s += t1 - self._busy_since
+        return body
+
+
+def _bulk_put(bucket: str, objects: dict[str, str]) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key, text in objects.items():
+        backend.put_object(bucket, key, text.encode())
 
 
 def serve(port: int, threaded: bool) -> None:
@@ -116,9 +165,33 @@ class S3Server:
         return name
 
     def counts(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.endpoint}/_requests") as r:
-            counts: dict[str, int] = json.loads(r.read())
+        """Requests received since the last reset, by kind."""
+        counts: dict[str, int] = self._requests()["counts"]
         return counts
+
+    def seconds(self) -> dict[str, float]:
+        """Seconds the server spent answering them, by kind."""
+        seconds: dict[str, float] = self._requests()["seconds"]
+        return seconds
+
+    def busy_s(self) -> float:
+        """Wall time during which the server was answering at least one request."""
+        return float(self._requests()["busy_s"])
+
+    def _requests(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.endpoint}/_requests") as r:
+            doc: dict[str, Any] = json.loads(r.read())
+        return doc
+
+    def bulk_put(self, bucket: str, objects: dict[str, str]) -> None:
+        """Store many text objects at once (see ``POST /_bulk`` in the module docstring)."""
+        body = json.dumps({"bucket": bucket, "objects": objects}).encode()
+        req = urllib.request.Request(f"{self.endpoint}/_bulk", data=body, method="POST", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req).close()
+
+    def set_latency(self, ms: float) -> None:
+        """Delay every later answer by ``ms`` milliseconds (see ``POST /_latency``)."""
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/_latency", data=str(ms).encode(), method="POST")).close()
 
     def reset_counts(self) -> None:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/_requests", method="DELETE")).close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from s3_server import S3Server
 
-from artifacts.lease import Held, Lease, LeaseRecord, acquire, read_lease, remove_dead_lease
+from artifacts.lease import Held, Lease, LeaseRecord, Renewer, acquire, read_lease, remove_dead_lease
 from artifacts.store import Store, host_id, new_attempt_id
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -97,6 +97,20 @@ def test_kept_renews_in_the_background_and_releases_at_the_end(store: Store) -> 
         assert isinstance(acquire(store, "l", "g", KEY, "hostB-2-bbbbbbbbbbbb", ttl_s=0.6), Held)
     assert a.renewals >= 2 and a.last_error is None
     assert read_lease(store, "l", "g", KEY) is None
+
+
+def test_one_renewer_thread_keeps_several_leases(store: Store) -> None:
+    renewer = Renewer()
+    a = acquire(store, "l", "g", KEY, new_attempt_id(), ttl_s=0.6)
+    b = acquire(store, "l", "h", KEY, new_attempt_id(), ttl_s=0.6)
+    assert isinstance(a, Lease) and isinstance(b, Lease)
+    with a.kept(renewer), b.kept(renewer):
+        time.sleep(1.0)
+        assert isinstance(acquire(store, "l", "g", KEY, "hostB-2-bbbbbbbbbbbb", ttl_s=0.6), Held)
+        assert isinstance(acquire(store, "l", "h", KEY, "hostB-2-bbbbbbbbbbbb", ttl_s=0.6), Held)
+    assert a.renewals >= 2 and b.renewals >= 2
+    assert read_lease(store, "l", "g", KEY) is None and read_lease(store, "l", "h", KEY) is None
+    renewer.stop()
 
 
 def test_gc_removes_only_dead_leases(store: Store) -> None:
