@@ -35,12 +35,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +49,7 @@ for p in (BENCH_DIR, REPO / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from engine_scale import check_all_fresh, engine_revision, prepare_workspace, summarise, timed_runs
+from engine_scale import check_all_fresh, emit_json, engine_revision, prepare_workspace, summarise, timed_runs, workspace_dir
 from rich.console import Console
 from rich.table import Table
 from s3_server import S3Server
@@ -159,13 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     ap.add_argument("--save", type=Path, default=None, metavar="FILE", help="also write the JSON object to FILE")
     args = ap.parse_args(argv)
-    tmp = None
-    if args.dir is None:
-        tmp = tempfile.mkdtemp(prefix="artifacts-objstore-")
-        root = Path(tmp)
-    else:
-        root = args.dir.resolve()
-        root.mkdir(parents=True, exist_ok=True)
+    root, tmp = workspace_dir(args.dir, "artifacts-objstore-")
     n_art = args.games * len(LAYER_NAMES)
     res: dict[str, Any] = {
         "benchmark": "object_store_status", "date": dt.date.today().isoformat(), "games": args.games, "layers": list(LAYER_NAMES),
@@ -204,11 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)
-    res["env"]["loadavg_end"] = os.getloadavg()
-    if args.save is not None:
-        args.save.write_text(json.dumps(res, indent=1) + "\n")
-    if args.json:
-        print(json.dumps(res, indent=1))
+    if emit_json(res, args.save, args.json):
         return 0
     loc = res["status_local"]["median_s"]
     t = Table(title=f"status on S3 (moto server, localhost): {args.games:,} games x {len(LAYER_NAMES)} layers = {n_art:,} artifacts "

@@ -89,6 +89,22 @@ def test_the_lease_of_a_dead_process_on_this_host_is_taken_over_before_expiry(st
     assert isinstance(b, Lease) and b.took_over_from == dead
 
 
+def test_a_killed_holder_not_yet_reaped_counts_as_dead(store: Store) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        holder = f"{host_id()}-{child.pid}-deadbeef0001"
+        clock = Clock()
+        assert isinstance(take(store, holder, clock), Lease)
+        assert isinstance(take(store, new_attempt_id(), clock), Held)  # alive: its lease holds
+        child.kill()
+        time.sleep(0.2)  # killed, and not waited for: a zombie until reaped
+        b = take(store, new_attempt_id(), clock)
+        assert isinstance(b, Lease) and b.took_over_from == holder
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_kept_renews_in_the_background_and_releases_at_the_end(store: Store) -> None:
     a = acquire(store, "l", "g", KEY, new_attempt_id(), ttl_s=0.6)
     assert isinstance(a, Lease)
