@@ -9,7 +9,8 @@ I read" are expressed as conditional requests. Each backend offers:
 * :meth:`Backend.replace` / :meth:`Backend.delete` - overwrite or delete it only if it is still
   the version of that token;
 * :meth:`Backend.list_layer` - the names under a layer's ``manifests/``, ``failures/``,
-  ``leases/`` and ``pins/``, with as few listing requests as the backend allows.
+  ``leases/`` and ``pins/``, with as few listing requests as the backend allows;
+* :meth:`Backend.read_many` - many small objects at once (concurrent requests on object stores).
 
 Backends:
 
@@ -91,6 +92,17 @@ class Backend:
         self.fs.rm_file(path)
         return True
 
+    def read_many(self, paths: list[str]) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (fetched concurrently by async filesystems)."""
+        if not paths:
+            return {}
+        for p in paths:
+            self.fs.invalidate_cache(p)
+        found: dict[str, bytes] = self.fs.cat(paths, on_error="omit")
+        # fsspec may return paths without the protocol: map back to what was asked.
+        stripped = {self.fs._strip_protocol(p): p for p in paths}
+        return {stripped.get(self.fs._strip_protocol(k), k): v for k, v in found.items()}
+
     def names(self, path: str) -> list[str]:
         """Names directly under the directory ``path`` (empty if absent)."""
         self.fs.invalidate_cache(path)
@@ -99,9 +111,10 @@ class Backend:
         except FileNotFoundError:
             return []
 
-    def list_layer(self, layer_path: str, subdirs: tuple[str, ...] = RECORD_DIRS) -> dict[str, list[str]]:
-        """Names under each of ``subdirs`` of the layer at ``layer_path``."""
-        return {d: self.names(f"{layer_path}/{d}") for d in subdirs}
+    def list_layer(self, layer_path: str, subdirs: tuple[str, ...] = RECORD_DIRS) -> dict[str, dict[str, float | None]]:
+        """Names under each of ``subdirs`` of the layer at ``layer_path``, with their
+        modification time when the listing gives it for free (S3), else None."""
+        return {d: dict.fromkeys(self.names(f"{layer_path}/{d}")) for d in subdirs}
 
 
 class LocalBackend(Backend):
@@ -135,6 +148,14 @@ class LocalBackend(Backend):
         except FileNotFoundError:
             return None
         return body, body
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes]:
+        out = {}
+        for p in paths:
+            seen = self.read(p)
+            if seen is not None:
+                out[p] = seen[0]
+        return out
 
     @contextmanager
     def _locked(self, path: str) -> Iterator[None]:
@@ -235,13 +256,13 @@ class S3Backend(Backend):
             self.fs.invalidate_cache(path)
         return True
 
-    def list_layer(self, layer_path: str, subdirs: tuple[str, ...] = RECORD_DIRS) -> dict[str, list[str]]:
+    def list_layer(self, layer_path: str, subdirs: tuple[str, ...] = RECORD_DIRS) -> dict[str, dict[str, float | None]]:
         # One paginated listing for the whole layer: the delimiter "data/" folds every output
         # file under <layer>/data/ into a single common prefix, so only the small records are
         # returned, whatever the number of games. (No record name contains "data/": names
         # have no "/".)
         bucket, prefix, _ = self.fs.split_path(layer_path.rstrip("/") + "/")
-        out: dict[str, list[str]] = {d: [] for d in subdirs}
+        out: dict[str, dict[str, float | None]] = {d: {} for d in subdirs}
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "data/", "MaxKeys": self.PAGE}
@@ -254,7 +275,8 @@ class S3Backend(Backend):
             for obj in page.get("Contents", ()):
                 sub, _, name = obj["Key"][len(prefix):].partition("/")
                 if sub in out and "/" not in name:
-                    out[sub].append(name)
+                    stamp = obj.get("LastModified")
+                    out[sub][name] = stamp.timestamp() if stamp is not None else None
             if not page.get("IsTruncated"):
                 return out
             token = page["NextContinuationToken"]

@@ -98,6 +98,7 @@ class LayerListing:
     failed: dict[str, list[str]] = field(default_factory=dict)
     leased: dict[str, list[str]] = field(default_factory=dict)
     pinned: dict[str, list[str]] = field(default_factory=dict)
+    committed_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (game, key) -> when, where the listing says (S3)
 
 
 @dataclass(frozen=True)
@@ -195,10 +196,12 @@ class Store:
         names = self.backend.list_layer(self._p(layer), records)
         listing = LayerListing()
         for kind, target in (("manifests", listing.committed), ("failures", listing.failed), ("leases", listing.leased), ("pins", listing.pinned)):
-            for name in names.get(kind, ()):
+            for name, stamp in names.get(kind, {}).items():
                 parts = _split_entry(name)
                 if parts is not None:
                     target.setdefault(parts[0], []).append(parts[1])
+                    if kind == "manifests" and stamp is not None:
+                        listing.committed_at[parts] = stamp
         return listing
 
     def list_layers(self, layers: list[str], records: tuple[str, ...] = ("manifests", "failures")) -> dict[str, LayerListing]:
@@ -218,6 +221,25 @@ class Store:
             return os.path.exists(path)
         self.fs.invalidate_cache(path)
         return bool(self.fs.exists(path))
+
+    def manifests(self, ids: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Manifest]:
+        """The manifests of many (layer, game, key) at once; absent ones are left out.
+
+        On object stores the reads run concurrently (one request each, many in flight)."""
+        paths = {self.manifest_path(*i): i for i in ids}
+        return {paths[p]: self.parse_manifest(*paths[p], raw) for p, raw in self.backend.read_many(list(paths)).items()}
+
+    def failures(self, ids: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], FailureRecord]:
+        """The failure records of many (layer, game, key) at once; absent ones are left out."""
+        paths = {self.failure_path(*i): i for i in ids}
+        out = {}
+        for p, raw in self.backend.read_many(list(paths)).items():
+            layer, game, key = paths[p]
+            try:
+                out[paths[p]] = FailureRecord.model_validate_json(raw)
+            except ValidationError as exc:
+                raise StoreError(f"failure record of {layer}/{game}", key, "is corrupt", "delete it") from exc
+        return out
 
     def modified(self, layer: str, game: str, key: str) -> float:
         """When the manifest of (layer, game, key) was committed (seconds since epoch)."""

@@ -113,6 +113,20 @@ def test_status_on_s3_makes_one_listing_per_layer_whatever_the_games(make_ws, s3
     assert sum(two.values()) <= 4, two  # plus the STORE.json format check (and a region lookup)
 
 
+def test_status_on_s3_reads_the_manifests_of_stale_entries_only(make_ws, s3: S3Server, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    ws: Ws = make_ws("s3stale", games=3)
+    ws.use_s3(s3, bucket)
+    assert api.build(ws.engine(), ["t-tracks"]).ok()
+    e = ws.engine()
+    s3.reset_counts()
+    report = api.status(e, ["t-frames", "t-tracks"], collection="staging")  # another tracker: t-tracks STALE
+    counts = s3.counts()
+    assert [x.state.value for x in report.entries] == ["FRESH"] * 3 + ["STALE"] * 3
+    assert {g.reason for g in report.groups()} == {"tracker trk-v1 -> trk-v2"}
+    assert counts.get("LIST") == 2
+    assert counts.get("GET") == 1 + 3  # STORE.json, then the stored manifest of each STALE entry
+
+
 def test_takeover_of_an_expired_lease_sweeps_the_dead_attempts_upload(make_ws, s3: S3Server, bucket: str) -> None:  # type: ignore[no-untyped-def]
     ws: Ws = make_ws("s3sweep", games=1)
     ws.use_s3(s3, bucket)
