@@ -133,7 +133,12 @@ class Store:
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url
         self.options = dict(options or {})
-        self.fs, self.root = fsspec.core.url_to_fs(url, **self.options)
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(url, **self.options)
+        except ImportError as exc:  # the protocol's driver (s3fs, gcsfs) is not installed
+            raise StoreError("store", url, f"needs a filesystem driver that is not installed ({exc})", "pip install 'artifacts-framework[s3]' (or [gcs])") from exc
+        except ValueError as exc:  # an unknown protocol
+            raise StoreError("store", url, f"cannot be opened ({exc})", "use a local path or an s3:// or gs:// URL") from exc
         self.backend = backend_for(self.fs, url)
         self.local = isinstance(self.backend, LocalBackend)
         self.root = self.root.rstrip("/")

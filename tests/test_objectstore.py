@@ -156,3 +156,11 @@ def test_a_protocol_without_conditional_create_is_refused_for_publishing(tmp_pat
     backend = backend_for(DirFileSystem(path=str(tmp_path), fs=LocalFileSystem()), "dir://store")
     with pytest.raises(StoreError, match="store 'dir://store': protocol dir has no conditional create known to this version"):
         backend.check_writable()
+
+
+def test_an_unknown_protocol_is_a_one_line_error(ws: Ws) -> None:
+    ws.set_top(store="nosuchfs://bucket/store")
+    r = ws.cli("status")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: store 'nosuchfs://bucket/store': cannot be opened (Protocol not known: nosuchfs); use a local path or an s3:// or gs:// URL"
+
