@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from artifacts.errors import StoreError
 from artifacts.manifest import host_name
 from artifacts.store import Store, attempt_is_dead_here
 
@@ -76,7 +77,7 @@ class Lease:
         self.took_over_from = took_over_from
         self.lost = False  # another builder took it over (we stalled past the expiry)
         self.renewals = 0
-        self.last_error: OSError | None = None
+        self.last_error: Exception | None = None  # of the last failed renewal, if any
         self._token = token
         self._clock = clock
         self._lock = threading.Lock()
@@ -172,7 +173,7 @@ class Renewer:
                 try:
                     if not lease.renew():
                         self.remove(lease)
-                except OSError as exc:  # a network blip: the next renewal may succeed before expiry
+                except (OSError, StoreError) as exc:  # a network blip: the next renewal may succeed before expiry
                     lease.last_error = exc
 
 
