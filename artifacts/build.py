@@ -68,7 +68,7 @@ def plan_tasks(report: StatusReport, plan: KeyPlan) -> list[Task]:
     return tasks
 
 
-TaskEventKind = Literal["started", "built", "reused", "retry", "failed", "skipped", "blocked"]
+TaskEventKind = Literal["started", "built", "reused", "retry", "waiting", "failed", "skipped", "blocked"]
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,12 @@ class BuildRunner:
                     if outcome.ok:
                         finish(tid, TaskEvent("built" if outcome.published else "reused", task, attempts[tid], outcome))
                         release(tid)
+                    elif outcome.deferred:
+                        # Another builder holds this key's lease: not an attempt. Look again later;
+                        # by then it is usually committed, and this task ends as "reused".
+                        attempts[tid] -= 1
+                        self.on_event(TaskEvent("waiting", task, attempts[tid] + 1, outcome, outcome.message))
+                        heapq.heappush(delayed, (time.monotonic() + self._poll_s(), attempts[tid], tid))
                     elif outcome.transient and attempts[tid] <= self.retries:
                         self.on_event(TaskEvent("retry", task, attempts[tid], outcome, outcome.message))
                         heapq.heappush(delayed, (time.monotonic() + self.backoff_s * 2 ** (attempts[tid] - 1), attempts[tid], tid))
@@ -200,6 +206,11 @@ class BuildRunner:
                 executor.close()
         result.wall_s = time.perf_counter() - t0
         return result
+
+    def _poll_s(self) -> float:
+        """How often to look again at a key another builder holds: a quarter of the lease time
+        to live, at most 2 s (a dead holder is noticed within one time to live anyway)."""
+        return min(2.0, self.engine.workspace.config.lease_ttl_s / 4)
 
     @staticmethod
     def _timeout(delayed: list[tuple[float, int, tuple[str, str]]]) -> float | None:

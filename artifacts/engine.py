@@ -40,7 +40,7 @@ class Engine:
         self._layer_paths = layer_paths
         self._models: Models | None = None
         self._catalog: Catalog | None = None
-        self.store = Store(workspace.store_url)
+        self.store = Store(workspace.store_url, workspace.config.store_options)
 
     @classmethod
     def open(cls, root: Path, registry: LayerRegistry | None = None) -> Engine:

@@ -72,6 +72,10 @@ class StoreError(ArtifactsError):
     """The artifact store is unreachable, malformed or holds a corrupt artifact."""
 
 
+class CorruptArtifactError(StoreError):
+    """A stored output file is missing or differs from the digest its manifest records."""
+
+
 class LayerDefinitionError(ConfigError):
     """A generator declares itself inconsistently (cycle, unknown upstream, bad params)."""
 

@@ -16,6 +16,7 @@ from artifacts.context import BuildContext, ModelHandle
 from artifacts.engine import Engine
 from artifacts.errors import ArtifactsError, BuildError, SourceError, TransientError
 from artifacts.layer import resolve_params
+from artifacts.lease import Held, Renewer, acquire
 from artifacts.manifest import Builder, Manifest, Timings, current_user, host_name, library_versions
 from artifacts.recipe import Recipe
 from artifacts.store import new_attempt_id
@@ -47,6 +48,7 @@ class Outcome:
     transient: bool = False
     detail: str = ""
     warnings: tuple[str, ...] = ()  # what the generator reported with ctx.warn
+    deferred: bool = False  # another builder holds the key's lease: not an attempt, look again later
 
 
 def _now() -> str:
@@ -63,6 +65,7 @@ class TaskExecutor:
         self._versions = library_versions()
         self._host = host_name()
         self._user = current_user()
+        self._renewer = Renewer()  # one thread renews the leases of every task this executor runs
 
     def run(self, spec: TaskSpec) -> Outcome:
         t0 = time.perf_counter()
@@ -94,29 +97,35 @@ class TaskExecutor:
             for handle in models.values():
                 handle.path()  # verifies the digest: a recipe must not claim weights it did not check
             store = engine.store
-            store.sweep_dead_attempts(spec.layer, spec.game, spec.key)
             attempt = new_attempt_id()
-            with store.staging(spec.layer, spec.game, spec.key, attempt) as staging:
-                ctx = BuildContext(store, recipe, spec.game, params, staging, selected, models)
-                tb = time.perf_counter()
-                gen_cls().build(ctx)
-                build_s = time.perf_counter() - tb
-                for out in gen_cls.outputs:
-                    if not (staging.dir / out).exists():
-                        raise BuildError(f"layer {spec.layer} on game {spec.game}", out, "declared output was not written", "write it in build() or remove it from outputs")
-                outputs = store.outputs_of(staging)
-                manifest = Manifest(
-                    layer=spec.layer,
-                    game=spec.game,
-                    key=spec.key,
-                    recipe=recipe,
-                    data=store.data_dir_for(staging),
-                    outputs=outputs,
-                    contracts=ctx.contracts,
-                    timings=Timings(started=started, finished=_now(), build_s=build_s, total_s=time.perf_counter() - t0),
-                    builder=Builder(host=self._host, user=self._user, pid=_pid(), attempt=attempt, versions=self._versions),
-                )
-                published = store.commit(staging, manifest)
+            lease = acquire(store, spec.layer, spec.game, spec.key, attempt, engine.workspace.config.lease_ttl_s)
+            if isinstance(lease, Held):  # another builder is computing this key right now
+                return Outcome(spec.layer, spec.game, spec.key, False, message=lease.text(), deferred=True, total_s=time.perf_counter() - t0)
+            with lease.kept(self._renewer):
+                if store.has_manifest(spec.layer, spec.game, spec.key):  # committed by another builder meanwhile
+                    return Outcome(spec.layer, spec.game, spec.key, True, False, 0.0, time.perf_counter() - t0)
+                store.sweep_dead_attempts(spec.layer, spec.game, spec.key, lease.took_over_from)
+                with store.staging(spec.layer, spec.game, spec.key, attempt) as staging:
+                    ctx = BuildContext(store, recipe, spec.game, params, staging, selected, models)
+                    tb = time.perf_counter()
+                    gen_cls().build(ctx)
+                    build_s = time.perf_counter() - tb
+                    for out in gen_cls.outputs:
+                        if not (staging.dir / out).exists():
+                            raise BuildError(f"layer {spec.layer} on game {spec.game}", out, "declared output was not written", "write it in build() or remove it from outputs")
+                    outputs = store.outputs_of(staging)
+                    manifest = Manifest(
+                        layer=spec.layer,
+                        game=spec.game,
+                        key=spec.key,
+                        recipe=recipe,
+                        data=store.data_dir_for(staging),
+                        outputs=outputs,
+                        contracts=ctx.contracts,
+                        timings=Timings(started=started, finished=_now(), build_s=build_s, total_s=time.perf_counter() - t0),
+                        builder=Builder(host=self._host, user=self._user, pid=_pid(), attempt=attempt, versions=self._versions),
+                    )
+                    published = store.commit(staging, manifest)
             store.clear_failure(spec.layer, spec.game, spec.key)
             return Outcome(spec.layer, spec.game, spec.key, True, published, build_s, time.perf_counter() - t0, warnings=tuple(ctx.warnings))
         except (TransientError, ConnectionError, TimeoutError) as exc:

@@ -6,13 +6,17 @@ Layout under the store root (see docs/store.md)::
     <layer>/manifests/<game>.<key>.json          commit point of an artifact, written last
     <layer>/failures/<game>.<key>.json           why the last attempt at that key failed
     <layer>/data/<game>/<key>.<attempt>/...      the artifact's output files
+    <layer>/leases/<game>.<key>.json             who is building that key, until when
+    <layer>/pins/<game>.<key>.json               an artifact kept by gc whatever collections say
     .staging/<attempt>/                          outputs being written (local stores)
 
-Commit protocol: a builder writes outputs into a private staging directory, moves them to a
-data directory named after its attempt (so two builders never write the same path), then
-publishes the manifest with an exclusive create (``os.link`` locally: atomic, first writer
-wins). A crash at any point leaves at most unreferenced files, never a visible artifact.
-Listing one layer is one directory read of ``manifests/``, whatever the number of games.
+Commit protocol: a builder writes outputs into a private staging directory, moves (local) or
+uploads (object stores) them to a data directory named after its attempt (so two builders
+never write the same path), then publishes the manifest with an exclusive create (``os.link``
+locally, a conditional PUT on object stores: first writer wins; see
+:mod:`artifacts.objectstore`). A crash at any point leaves at most unreferenced files, never a
+visible artifact. Listing one layer is one directory read of ``manifests/`` (and
+``failures/``), or one paginated listing on S3, whatever the number of games.
 """
 
 from __future__ import annotations
@@ -27,24 +31,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 from pydantic import ValidationError
 
 from artifacts.errors import StoreError
 from artifacts.hashing import hash_file
 from artifacts.manifest import FailureRecord, Manifest, OutputFile
+from artifacts.objectstore import LocalBackend, backend_for
 from artifacts.sources import seconds_of
 
 STORE_FORMAT = 1
 _KEY_LEN = 32
 
 
+def host_id() -> str:
+    """This host's name as it appears in attempt ids."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
 def new_attempt_id() -> str:
     """A unique attempt id that also says which host and process made it."""
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
-    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    return f"{host_id()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def attempt_is_dead_here(attempt: str) -> bool:
+    """True when ``attempt`` was made on this host by a process that no longer exists.
+
+    False for other hosts' attempts: a pid says nothing about another machine's processes.
+    """
+    owner = _attempt_owner(attempt)
+    return owner is not None and owner[0] == host_id() and not _pid_alive(owner[1])
 
 
 def _attempt_owner(attempt: str) -> tuple[str, int] | None:
@@ -60,7 +78,16 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process stays a zombie until its parent reaps it; it runs no more (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):  # no /proc (not Linux), or gone meanwhile
+        return False
 
 
 @dataclass
@@ -69,6 +96,9 @@ class LayerListing:
 
     committed: dict[str, list[str]] = field(default_factory=dict)
     failed: dict[str, list[str]] = field(default_factory=dict)
+    leased: dict[str, list[str]] = field(default_factory=dict)
+    pinned: dict[str, list[str]] = field(default_factory=dict)
+    committed_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (game, key) -> when, where the listing says (S3)
 
 
 @dataclass(frozen=True)
@@ -94,12 +124,23 @@ def _split_entry(name: str) -> tuple[str, str] | None:
 
 
 class Store:
-    """An artifact store at an fsspec URL or local path."""
+    """An artifact store at an fsspec URL or local path.
 
-    def __init__(self, url: str) -> None:
+    ``options`` are passed to the fsspec filesystem (``[store_options]`` of artifacts.toml:
+    e.g. ``endpoint_url``, ``profile`` for s3fs; ``project``, ``token`` for gcsfs).
+    """
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url
-        self.fs, self.root = fsspec.core.url_to_fs(url)
-        self.local = isinstance(self.fs, LocalFileSystem)
+        self.options = dict(options or {})
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(url, **self.options)
+        except ImportError as exc:  # the protocol's driver (s3fs, gcsfs) is not installed
+            raise StoreError("store", url, f"needs a filesystem driver that is not installed ({exc})", "pip install 'artifacts-framework[s3]' (or [gcs])") from exc
+        except ValueError as exc:  # an unknown protocol
+            raise StoreError("store", url, f"cannot be opened ({exc})", "use a local path or an s3:// or gs:// URL") from exc
+        self.backend = backend_for(self.fs, url)
+        self.local = isinstance(self.backend, LocalBackend)
         self.root = self.root.rstrip("/")
 
     # ----- layout -------------------------------------------------------------------------
@@ -112,6 +153,12 @@ class Store:
 
     def failure_path(self, layer: str, game: str, key: str) -> str:
         return self._p(layer, "failures", f"{game}.{key}.json")
+
+    def lease_path(self, layer: str, game: str, key: str) -> str:
+        return self._p(layer, "leases", f"{game}.{key}.json")
+
+    def pin_path(self, layer: str, game: str, key: str) -> str:
+        return self._p(layer, "pins", f"{game}.{key}.json")
 
     def data_path(self, relative: str) -> str:
         """Absolute location of a manifest's ``data`` directory."""
@@ -135,6 +182,7 @@ class Store:
         """Create the store if absent; refuse a store of an unknown format."""
         if self.check_format():
             return
+        self.backend.check_writable()
         try:
             self.fs.makedirs(self.root, exist_ok=True)
             self.fs.pipe_file(self._p("STORE.json"), json.dumps({"format": STORE_FORMAT}).encode())
@@ -143,30 +191,60 @@ class Store:
 
     # ----- listing ------------------------------------------------------------------------
 
-    def _names(self, path: str) -> list[str]:
-        if self.local:
-            try:
-                with os.scandir(path) as it:
-                    return [e.name for e in it]
-            except FileNotFoundError:
-                return []
-        try:
-            return [p.rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=False)]
-        except FileNotFoundError:
-            return []
+    def layers(self) -> list[str]:
+        """Names of the layers that have anything in the store, sorted."""
+        return sorted(n for n in self.backend.names(self.root) if n not in ("STORE.json", ".staging") and not n.startswith("."))
 
-    def list_layer(self, layer: str) -> LayerListing:
-        """Committed keys and failure records of ``layer``: two directory listings."""
+    def list_layer(self, layer: str, records: tuple[str, ...] = ("manifests", "failures")) -> LayerListing:
+        """Committed keys and failure records of ``layer`` (and leases, pins when asked):
+        one directory read per kind locally, one paginated listing on S3."""
+        names = self.backend.list_layer(self._p(layer), records)
         listing = LayerListing()
-        for name in self._names(self._p(layer, "manifests")):
-            parts = _split_entry(name)
-            if parts is not None:
-                listing.committed.setdefault(parts[0], []).append(parts[1])
-        for name in self._names(self._p(layer, "failures")):
-            parts = _split_entry(name)
-            if parts is not None:
-                listing.failed.setdefault(parts[0], []).append(parts[1])
+        for kind, target in (("manifests", listing.committed), ("failures", listing.failed), ("leases", listing.leased), ("pins", listing.pinned)):
+            for name, stamp in names.get(kind, {}).items():
+                parts = _split_entry(name)
+                if parts is not None:
+                    target.setdefault(parts[0], []).append(parts[1])
+                    if kind == "manifests" and stamp is not None:
+                        listing.committed_at[parts] = stamp
         return listing
+
+    def list_layers(self, layers: list[str], records: tuple[str, ...] = ("manifests", "failures")) -> dict[str, LayerListing]:
+        """:meth:`list_layer` of several layers; on object stores the listings run concurrently,
+        since each is a chain of round trips (one per 1,000 entries)."""
+        if self.local or len(layers) < 2:
+            return {layer: self.list_layer(layer, records) for layer in layers}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(layers))) as pool:
+            return dict(zip(layers, pool.map(lambda l: self.list_layer(l, records), layers)))
+
+    def has_manifest(self, layer: str, game: str, key: str) -> bool:
+        """Whether (layer, game, key) is committed (one stat, or one HEAD request)."""
+        path = self.manifest_path(layer, game, key)
+        if self.local:
+            return os.path.exists(path)
+        self.fs.invalidate_cache(path)
+        return bool(self.fs.exists(path))
+
+    def manifests(self, ids: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Manifest]:
+        """The manifests of many (layer, game, key) at once; absent ones are left out.
+
+        On object stores the reads run concurrently (one request each, many in flight)."""
+        paths = {self.manifest_path(*i): i for i in ids}
+        return {paths[p]: self.parse_manifest(*paths[p], raw) for p, raw in self.backend.read_many(list(paths)).items()}
+
+    def failures(self, ids: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], FailureRecord]:
+        """The failure records of many (layer, game, key) at once; absent ones are left out."""
+        paths = {self.failure_path(*i): i for i in ids}
+        out = {}
+        for p, raw in self.backend.read_many(list(paths)).items():
+            layer, game, key = paths[p]
+            try:
+                out[paths[p]] = FailureRecord.model_validate_json(raw)
+            except ValidationError as exc:
+                raise StoreError(f"failure record of {layer}/{game}", key, "is corrupt", "delete it") from exc
+        return out
 
     def modified(self, layer: str, game: str, key: str) -> float:
         """When the manifest of (layer, game, key) was committed (seconds since epoch)."""
@@ -185,6 +263,11 @@ class Store:
             raw = self.fs.cat_file(path)
         except FileNotFoundError:
             return None
+        return self.parse_manifest(layer, game, key, raw)
+
+    @staticmethod
+    def parse_manifest(layer: str, game: str, key: str, raw: bytes) -> Manifest:
+        """A manifest from its stored bytes; a corrupt one is a StoreError naming it."""
         try:
             return Manifest.model_validate_json(raw)
         except ValidationError as exc:
@@ -205,19 +288,24 @@ class Store:
     @contextmanager
     def staging(self, layer: str, game: str, key: str, attempt: str) -> Iterator[Staging]:
         """A private local directory for one attempt; removed afterwards unless committed."""
-        if self.local:
-            base = Path(self._p(".staging"))
-        else:
-            import tempfile
-
-            base = Path(tempfile.gettempdir()) / "artifacts-staging"
-        d = base / attempt
+        d = self.staging_base() / attempt
         d.mkdir(parents=True, exist_ok=False)
         try:
             yield Staging(layer, game, key, attempt, d)
         finally:
             if d.exists():
                 shutil.rmtree(d, ignore_errors=False)
+
+    def staging_base(self) -> Path:
+        """Where attempts stage their outputs: inside the store for local stores (so the move
+        into place is a same-filesystem rename), the local temporary directory otherwise."""
+        if self.local:
+            return Path(self._p(".staging"))
+        import tempfile
+
+        # One per user: the temporary directory is shared, and the sweep must only ever judge
+        # (and be able to remove) this user's attempts.
+        return Path(tempfile.gettempdir()) / f"artifacts-staging-{os.getuid()}"
 
     def outputs_of(self, staging: Staging) -> list[OutputFile]:
         """Every file under the staging directory with its size and digest, sorted by path."""
@@ -233,10 +321,12 @@ class Store:
         return f"{staging.layer}/data/{staging.game}/{staging.key}.{staging.attempt}"
 
     def commit(self, staging: Staging, manifest: Manifest) -> bool:
-        """Publish: move outputs into place, then create the manifest exclusively.
+        """Publish: move (local) or upload (object stores) the outputs to ``manifest.data``, then
+        create the manifest exclusively.
 
         Returns False when another builder already published this key; then this attempt's
-        files are removed and the other artifact stands.
+        files are removed and the other artifact stands. ``staging.dir`` is left in place on
+        object stores (the caller owns it), moved into the store on local ones.
         """
         final = self.manifest_path(staging.layer, staging.game, staging.key)
         data = self._p(manifest.data)
@@ -244,38 +334,46 @@ class Store:
         if self.local:
             Path(data).parent.mkdir(parents=True, exist_ok=True)
             os.rename(staging.dir, data)
-            mdir = Path(final).parent
-            mdir.mkdir(parents=True, exist_ok=True)
-            tmp = mdir / f".tmp.{staging.attempt}"
-            with open(tmp, "wb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, final)  # atomic and exclusive: the first writer wins
-            except FileExistsError:
+            if self.backend.create(final, body, durable=True) is None:
                 shutil.rmtree(data)
                 return False
-            finally:
-                tmp.unlink()
-            self._fsync_dir(mdir)
             return True
-        # Generic fsspec stores: upload, then write the manifest if absent. Object stores get a
-        # conditional create (see docs/store.md); this generic path is not race-free.
-        self.fs.put(str(staging.dir), data, recursive=True)
-        if self.fs.exists(final):
-            self.fs.rm(data, recursive=True)
+        self.backend.check_writable()
+        uploads = [(str(staging.dir / o.path), f"{data}/{o.path}") for o in manifest.outputs]
+        try:
+            if uploads:
+                self.fs.put([lp for lp, _ in uploads], [rp for _, rp in uploads])
+        except BaseException:
+            self.remove_tree(manifest.data)  # a failed upload leaves no partial data behind
+            raise
+        # The manifest last, with a conditional create (S3 If-None-Match: *): the first writer wins.
+        if self.backend.create(final, body) is None:
+            self.remove_tree(manifest.data)
             return False
-        self.fs.pipe_file(final, body)
         return True
 
-    @staticmethod
-    def _fsync_dir(path: Path) -> None:
-        fd = os.open(path, os.O_RDONLY)
+    def remove_tree(self, relative: str) -> None:
+        """Delete a data directory (relative to the root) and everything under it, if present."""
+        path = self._p(relative)
+        if self.local:
+            try:
+                shutil.rmtree(path)
+            except FileNotFoundError:
+                return
+            return
+        self.fs.invalidate_cache(path)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.fs.rm(path, recursive=True)
+        except FileNotFoundError:
+            return
+
+    def remove_artifact(self, manifest: Manifest) -> None:
+        """Delete an artifact: its manifest first (from then on it does not exist), then its data."""
+        try:
+            self.fs.rm_file(self.manifest_path(manifest.layer, manifest.game, manifest.key))
+        except FileNotFoundError:
+            return
+        self.remove_tree(manifest.data)
 
     def record_failure(self, record: FailureRecord) -> None:
         path = self.failure_path(record.layer, record.game, record.key)
@@ -296,34 +394,39 @@ class Store:
         except FileNotFoundError:
             return
 
-    def sweep_dead_attempts(self, layer: str, game: str, key: str) -> int:
-        """Remove uncommitted files of dead builders on this host: data directories of
-        (layer, game, key) not referenced by its manifest, and any staging directory.
+    def sweep_dead_attempts(self, layer: str, game: str, key: str, dead: str | None = None) -> int:
+        """Remove uncommitted files of dead builders; return how many directories went.
 
-        Called before building a key, so a crashed (kill -9) attempt leaves no garbage once
-        work resumes. Only attempts of this host are judged: a pid says nothing about
-        another machine's processes.
+        Removed: data directories of (layer, game, key) that its manifest does not reference,
+        made by ``dead`` (the attempt whose expired lease the caller took over) or, on a local
+        store, by a process of this host that no longer exists; and staging directories of
+        this host's dead processes (of any key). Called before building a key, while holding
+        its lease, so a crashed (kill -9) attempt leaves no garbage once work resumes. Other
+        leftovers (a key never built again) are for ``artifacts gc``.
         """
-        if not self.local:
-            return 0
-        me = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
         removed = 0
         committed = self.manifest(layer, game, key)
         live_data = committed.data.rsplit("/", 1)[-1] if committed else None
-        game_dir = Path(self._p(layer, "data", game))
-        for d in _entries(game_dir):
-            if not d.startswith(key + ".") or d == live_data:
-                continue
-            owner = _attempt_owner(d[len(key) + 1:])
-            if owner and owner[0] == me and not _pid_alive(owner[1]):
-                shutil.rmtree(game_dir / d)
+        if self.local:
+            game_dir = Path(self._p(layer, "data", game))
+            for d in _entries(game_dir):
+                if not d.startswith(key + ".") or d == live_data:
+                    continue
+                attempt = d[len(key) + 1:]
+                if attempt == dead or attempt_is_dead_here(attempt):
+                    shutil.rmtree(game_dir / d)
+                    removed += 1
+        elif dead is not None and f"{key}.{dead}" != live_data:
+            before = f"{layer}/data/{game}/{key}.{dead}"
+            self.fs.invalidate_cache(self._p(before))
+            if self.fs.exists(self._p(before)):
+                self.remove_tree(before)
                 removed += 1
-        staging_dir = Path(self._p(".staging"))
-        for d in _entries(staging_dir):
-            owner = _attempt_owner(d)
-            if owner and owner[0] == me and not _pid_alive(owner[1]):
+        base = self.staging_base()
+        for d in _entries(base):
+            if d == dead or attempt_is_dead_here(d):
                 try:
-                    shutil.rmtree(staging_dir / d)
+                    shutil.rmtree(base / d)
                 except FileNotFoundError:  # another builder on this host swept it first
                     continue
                 removed += 1

@@ -3,11 +3,18 @@
 ``artifacts.toml``::
 
     store = "store"              # any fsspec URL, or a path relative to the workspace
+    remote = ""                  # a teammates' store for push and pull (fsspec URL), optional
+    lease_ttl_s = 60             # a builder's claim on a key expires this long after its last renewal
     models = "models.yaml"       # path relative to the workspace
     collection = "production"    # default collection for status and build
     layers = []                  # extra generators as "package.module:Class"
     combiners = []               # extra cross-game combiners as "package.module:Class"
     entry_points = true          # also find layers in installed packages' entry points
+
+    [store_options]              # passed to the fsspec filesystem of the store (docs/scaling.md)
+    endpoint_url = "http://127.0.0.1:9000"
+
+    [remote_options]             # the same, for the remote store
 
     [params.track-level]         # parameters per layer (defaults stay out of recipes)
     max_gap = 30
@@ -26,7 +33,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from artifacts.errors import ConfigError, UsageError
 from artifacts.executors.settings import ExecutorSettings
@@ -42,6 +49,10 @@ class WorkspaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: str = "store"
+    store_options: dict[str, Any] = {}
+    remote: str = ""
+    remote_options: dict[str, Any] = {}
+    lease_ttl_s: float = Field(60.0, gt=0)
     models: str = "models.yaml"
     collection: str = "production"
     layers: list[str] = []
@@ -105,6 +116,14 @@ class Workspace:
         """The store location as an fsspec URL or absolute local path."""
         url = self.config.store
         if "://" in url or Path(url).is_absolute():
+            return url
+        return str(self.root / url)
+
+    @property
+    def remote_url(self) -> str:
+        """The remote store (``remote`` in artifacts.toml) as a URL or absolute path; "" if unset."""
+        url = self.config.remote
+        if not url or "://" in url or Path(url).is_absolute():
             return url
         return str(self.root / url)
 

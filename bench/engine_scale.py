@@ -112,6 +112,27 @@ def game_ids(n: int) -> list[str]:
     return [f"g{i:0{width}d}" for i in range(n)]
 
 
+def workspace_dir(given: Path | None, prefix: str) -> tuple[Path, str | None]:
+    """The benchmark's workspace directory, and the temporary one to remove afterwards (if any)."""
+    if given is None:
+        tmp = tempfile.mkdtemp(prefix=prefix)
+        return Path(tmp), tmp
+    root = given.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root, None
+
+
+def emit_json(res: dict[str, Any], save: Path | None, as_json: bool) -> bool:
+    """Record the load at the end; write the result to ``save``; print it when ``as_json``
+    (then return True: no tables)."""
+    res["env"]["loadavg_end"] = os.getloadavg()
+    if save is not None:
+        save.write_text(json.dumps(res, indent=1) + "\n")
+    if as_json:
+        print(json.dumps(res, indent=1))
+    return as_json
+
+
 def prepare_workspace(root: Path, games: int) -> dict[str, Any]:
     """Create the workspace at ``root``, or reuse it when it was made with the same ``games``."""
     marker = root / MARKER
@@ -489,13 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.games < 10 or args.repeat < 1 or args.jobs < 1:
         ap.error("--games must be >= 10, --repeat and --jobs >= 1")
 
-    tmp = None
-    if args.dir is None:
-        tmp = tempfile.mkdtemp(prefix="artifacts-scale-")
-        root = Path(tmp)
-    else:
-        root = args.dir.resolve()
-        root.mkdir(parents=True, exist_ok=True)
+    root, tmp = workspace_dir(args.dir, "artifacts-scale-")
     n_art = args.games * len(LAYER_NAMES)
     res: dict[str, Any] = {
         "benchmark": "engine_scale",
@@ -560,12 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)
 
-    res["env"]["loadavg_end"] = os.getloadavg()
-    if args.save is not None:
-        args.save.write_text(json.dumps(res, indent=1) + "\n")
-    if args.json:
-        print(json.dumps(res, indent=1))
-    else:
+    if not emit_json(res, args.save, args.json):
         print_tables(res)
     return 0
 

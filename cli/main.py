@@ -21,6 +21,7 @@ from artifacts.workspace import init_workspace
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
 from cli.render import explain_tree, print_plan, print_status, print_warnings, summary_table
+from cli.store_cmd import register as register_store_commands
 from cli.train_cmd import train_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
@@ -31,6 +32,7 @@ app.add_typer(train_app, name="train")
 app.command()(promote)
 app.command()(impact)
 app.command()(check)
+register_store_commands(app)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -192,6 +194,7 @@ def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, c
     bar = progress.add_task("building", total=0)
     failures: list[TaskEvent] = []
     warned: list[TaskEvent] = []
+    waited: set[tuple[str, str]] = set()
 
     def on_plan(tasks: list[Task]) -> None:
         if dry_run:
@@ -211,6 +214,9 @@ def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, c
             warned.append(ev)
         if ev.kind == "retry":
             err.print(f"retrying {ev.task.layer} {ev.task.game} (attempt {ev.attempt} failed: {ev.message})", highlight=False)
+        if ev.kind == "waiting" and ev.task.id not in waited:  # once per task: it is polled every few seconds
+            waited.add(ev.task.id)
+            err.print(f"waiting for {ev.task.layer} {ev.task.game}: {ev.message}", highlight=False)
 
     def on_note(note: str) -> None:
         err.print(f"note: {note}", highlight=False)

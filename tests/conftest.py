@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 from layers_for_tests import ALL
+from s3_server import S3Server
 
 from artifacts.catalog import SourceSpec
 from artifacts.engine import Engine
@@ -77,6 +79,21 @@ class Ws:
     def set_config(self, extra: str) -> None:
         cfg = self.root / "artifacts.toml"
         cfg.write_text(cfg.read_text() + extra)
+
+    def set_top(self, **settings: object) -> None:
+        """Set top-level artifacts.toml settings (before any table), replacing existing ones."""
+        cfg = self.root / "artifacts.toml"
+        lines = [l for l in cfg.read_text().splitlines() if l.split("=")[0].strip() not in settings]
+        at = next((i for i, l in enumerate(lines) if l.startswith("[")), len(lines))
+        new = [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items()]
+        cfg.write_text("\n".join(lines[:at] + new + lines[at:]) + "\n")
+
+    def use_s3(self, server: S3Server, bucket: str, prefix: str = "store") -> str:
+        """Point the workspace's store at ``s3://bucket/prefix`` on the test S3 server."""
+        url = f"s3://{bucket}/{prefix}"
+        self.set_top(store=url)
+        self.set_config("\n[store_options]\n" + server.toml_options())
+        return url
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run the real ``artifacts`` command in a subprocess against this workspace."""
@@ -187,3 +204,16 @@ def demo_run(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -
     buf = io.StringIO()
     code = run_demo(root, 2, Console(file=buf, width=200), reference_models)
     return DemoRun(root, buf.getvalue(), code)
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real S3 API server (moto, server mode) on a free localhost port, once per session."""
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def bucket(s3: S3Server) -> str:
+    """A new, empty bucket on the test S3 server."""
+    return s3.make_bucket(f"t-{uuid.uuid4().hex[:16]}")

@@ -8,7 +8,9 @@ decides what a game does by what it writes into the game's source file:
   file next to the source, since attempts may run in different worker processes);
 * ``DIE <n>`` makes ``t-frames`` kill its own worker process until ``n`` attempts were made
   (counted like ``TRANSIENT``; only for builds whose tasks run in worker processes);
-* ``SLOW <seconds>`` makes ``t-slow`` sleep that long.
+* ``SLOW <seconds>`` makes ``t-slow`` sleep that long. ``t-slow`` also appends
+  ``<game> <pid>`` to ``builds.log`` beside the games' source directories each time it starts
+  computing, so tests can count how often each key was computed, and by which process.
 
 ``RESOURCE_PROBES`` are layers that record what their task was given (for the executors'
 tests); they are not in ``ALL``.
@@ -118,6 +120,9 @@ class TSlow(Generator):
         p = ctx.params
         assert isinstance(p, SlowParams)
         data = b"".join(_read(ctx, n) for n in ctx.source_names())
+        log = Path(ctx.source(ctx.source_names()[0]).url).parent.parent / "builds.log"
+        with open(log, "a") as f:  # one small O_APPEND write: lines of concurrent builders never mix
+            f.write(f"{ctx.game} {os.getpid()}\n")
         delay = float(data.split()[1]) if data.startswith(b"SLOW") else p.default_sleep
         path = ctx.output_path("out.bin")
         with open(path, "wb") as f:
