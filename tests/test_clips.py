@@ -26,7 +26,8 @@ from artifacts import api
 from artifacts.catalog import SourceSpec
 from artifacts.combine import CombineContext, Combiner
 from artifacts.engine import Engine
-from artifacts.errors import BuildError, InvalidNameError, LayerDefinitionError, UnknownLayerError
+from artifacts.errors import BuildError, CorruptArtifactError, InvalidNameError, LayerDefinitionError, UnknownLayerError
+from artifacts.hashing import hash_file
 from artifacts.recipe import Recipe
 from artifacts.status import State
 from artifacts.workspace import init_workspace
@@ -371,10 +372,22 @@ def test_combine_validates_every_line(tmp_path: Path, games: dict[str, RenderedG
     assert api.build(e, ["clips"], jobs=1).ok()
     path = _manifest_dir(e, "clips", "g1") / "training.jsonl"
     path.write_text(path.read_text() + '{"contents": [], "note": "not an example"}\n')  # a corrupted per-game file
+    with pytest.raises(CorruptArtifactError) as corrupt:  # caught by the upstream digest check first
+        api.combine(e, "clips-combined", "one")
+    assert "run 'artifacts verify clips'" in corrupt.value.line()
+    # The same bad line in an artifact whose manifest agrees with it (a faulty generator, not a
+    # flipped byte): the combiner's own validation refuses it.
+    key = e.plan_keys(["clips"]).key("clips", "g1")
+    assert key is not None
+    mpath = Path(e.store.manifest_path("clips", "g1", key))
+    record = json.loads(mpath.read_text())
+    for out in record["outputs"]:
+        if out["path"] == "training.jsonl":
+            out["size"], out["digest"] = path.stat().st_size, hash_file(path)
+    mpath.write_text(json.dumps(record))
     with pytest.raises(BuildError) as info:
         api.combine(e, "clips-combined", "one")
     n = len(path.read_text().splitlines())
-    key = e.plan_keys(["clips"]).key("clips", "g1")
     assert info.value.line().startswith(f"clips of game g1 training.jsonl line {n} '{key}': is not a valid example (")
     assert e.store.list_layer("clips-combined").committed == {}  # nothing committed
 
