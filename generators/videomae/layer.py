@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from artifacts import BuildContext, Generator, Params
+from artifacts import BuildContext, Generator, Params, Resources
 from generators.shots.window import LAYOUT_VERSION
 
 # numpy, pyarrow, torch, transformers and av are imported in build(): layer discovery must stay cheap.
@@ -43,6 +43,7 @@ class VideoMAEFeaturesLayer(Generator):
     version = f"1.w{LAYOUT_VERSION}"
     Params = VideoMAEFeaturesParams
     models = ("videomae",)
+    resources = Resources(cpus=1, gpus=1)  # inference: a GPU where the cluster has one (docs/scaling.md)
     sources = ("kind:video", SHOTS_SOURCE)
     outputs = ("tokens.f16", "tokens.json", "windows.parquet")
     contracts: ClassVar[dict[str, str]] = {"feature_family": "videomae", "token_grid": "videomae", "hidden_dim": "videomae", "token_dtype": "videomae"}
