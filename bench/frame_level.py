@@ -42,8 +42,7 @@ from generators.frame_level.infer import detect_and_encode
 from generators.models.crop_encoder import CropEncoder
 from generators.models.detector import FootpointDetector
 from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
-from generators.pipeline.reference import TRACKER_FILE
-from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
+from generators.pipeline.workspace import PIPELINE_LAYERS, reference_models_yaml
 from generators.render import render_game
 
 
@@ -59,9 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-frame-level-") as tmp:
         root = Path(tmp) / "ws"
         init_workspace(root, layers=PIPELINE_LAYERS, entry_points=False)
-        files = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
-        (root / "models.yaml").write_text(models_yaml({r: {"ref": args.weights_dir / f} for r, f in files.items()},
-                                                      {"production": dict.fromkeys(files, "ref")}, root))
+        (root / "models.yaml").write_text(reference_models_yaml(args.weights_dir, root))
         games = [render_game(Path(tmp) / "games" / f"g{i}", f"g{i}", seed=i, seconds=args.seconds) for i in range(args.games)]
         engine = Engine.open(root)
         engine.catalog.add_games([g.entry() for g in games])

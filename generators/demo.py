@@ -23,8 +23,7 @@ from pathlib import Path
 
 from artifacts.engine import Engine
 from artifacts.workspace import init_workspace
-from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
-from generators.pipeline.reference import TRACKER_FILE, build_reference_models
+from generators.pipeline.reference import REFERENCE_FILES, build_reference_models
 from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
 from generators.render.game import render_game
 from generators.tracking.tracker import Tracker
@@ -33,7 +32,6 @@ from generators.videomae.model import VideoMAEArch
 
 DEMO_GAMES = tuple(f"demo-g{i:02d}" for i in range(1, 9))
 DEMO_SECONDS = 10.0
-REFERENCE_FILES = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
 DEMO_LAYERS = [*PIPELINE_LAYERS, "generators.heatmaps.layer:ShotHeatmaps", "generators.videomae.layer:VideoMAEFeaturesLayer"]
 HEADER = ("Model registry of the embedded demo (see docs/registry.md). The weights are the\n"
           "reference models, trained by 'artifacts demo' (generators.pipeline.reference, budget quick).")

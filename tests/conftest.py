@@ -24,6 +24,7 @@ from artifacts.catalog import SourceSpec
 from artifacts.engine import Engine
 from artifacts.hashing import hash_file
 from artifacts.workspace import init_workspace
+from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
 
 
 @dataclass
@@ -139,7 +140,6 @@ def reference_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # The real pipeline on rendered video with the session's reference models (test_pipeline.py,
 # test_heatmaps.py, ...).
-PIPELINE_LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"]
 
 
 @pytest.fixture(scope="session")
@@ -163,18 +163,12 @@ def make_pipeline_ws(root: Path, trained: dict[str, Path], games: int = 2, layer
 
     init_workspace(root, layers=layers or PIPELINE_LAYERS, entry_points=False)
     ws = Ws(root)
-    impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
-            "tracker": "generators.tracking.tracker:Tracker"}
     role_of = {"det-v1": "detector", "ce-v1": "crop_encoder", "trk-v1": "tracker", "trk-v2": "tracker"}
-    lines = ["schema: 1", "roles:"]
-    for role in ("detector", "crop_encoder", "tracker"):
-        lines += [f"  {role}:", f"    implementation: {impl[role]}", "    versions:"]
-        for v, path in trained.items():
-            if role_of[v] == role:
-                lines += [f"      {v}:", f"        weights: {path}", f"        digest: {hash_file(path)}"]
-    lines += ["collections:", "  production: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v1}",
-              "  staging: {detector: det-v1, crop_encoder: ce-v1, tracker: trk-v2}"]
-    (root / "models.yaml").write_text("\n".join(lines) + "\n")
+    versions: dict[str, dict[str, Path]] = {}
+    for v, path in trained.items():
+        versions.setdefault(role_of[v], {})[v] = path
+    base = {"detector": "det-v1", "crop_encoder": "ce-v1"}
+    (root / "models.yaml").write_text(models_yaml(versions, {"production": {**base, "tracker": "trk-v1"}, "staging": {**base, "tracker": "trk-v2"}}, root))
     e = ws.engine()
     e.catalog.add_games([render_game(root / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=2.0, size=size).entry() for i in range(games)])
     return ws

@@ -41,7 +41,7 @@ from generators.models.data import REFEREE_TEAM, View, load_views, render_games
 from generators.models.evaluate import DetectionScores, add_evaluation_arguments, match
 from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
 from generators.pipeline.reference import MATCH_PX, MIN_VISIBLE_FRAC, TRACKER_FILE
-from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
+from generators.pipeline.workspace import PIPELINE_LAYERS, reference_models_yaml
 from generators.render import RenderedGame
 from generators.tracking.categories import CATEGORIES
 from generators.tracking.mot import GroundTruth
@@ -170,9 +170,7 @@ def evaluate_pipeline(weights_dir: Path, work_dir: Path, *, seed: int = 0, games
     rendered = render_games(cache_dir or work_dir / "games", seed, "eval", games, seconds)
     root = work_dir / "ws"
     init_workspace(root, layers=PIPELINE_LAYERS, entry_points=False)
-    files = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
-    (root / "models.yaml").write_text(models_yaml({role: {"ref": weights_dir / f} for role, f in files.items()},
-                                                  {"production": dict.fromkeys(files, "ref")}, root))
+    (root / "models.yaml").write_text(reference_models_yaml(weights_dir, root))
     engine = Engine.open(root)
     engine.catalog.add_games([g.entry() for g in rendered])
     t0 = time.perf_counter()

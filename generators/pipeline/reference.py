@@ -33,7 +33,7 @@ from generators.models.data import View, load_views, render_games
 from generators.models.detector import FootpointDetector
 from generators.models.fit_detector import DetectorTraining
 from generators.models.fit_encoder import EncoderTraining
-from generators.models.train import train_reference_models
+from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE, train_reference_models
 from generators.models.training import reproducible
 from generators.tracking.fit import FitResult, FitSequence, Grid, fit_tracker
 from generators.tracking.mot import Detections, GroundTruth
@@ -41,6 +41,8 @@ from generators.tracking.params import TrackerParams
 from generators.tracking.tracker import Tracker
 
 TRACKER_FILE = "tracker.safetensors"
+REFERENCE_FILES = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
+"""The weights file of each role in a directory that :func:`build_reference_models` wrote."""
 MATCH_PX = 6.0
 """Largest distance between a track's foot-point and a person's for them to match (fit and evaluation)."""
 MIN_VISIBLE_FRAC = 0.5

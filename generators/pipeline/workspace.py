@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import JsonValue
 
 from artifacts.hashing import hash_file
+from generators.pipeline.reference import REFERENCE_FILES
 
 IMPLEMENTATIONS = {
     "detector": "generators.models.detector:FootpointDetector",
@@ -48,3 +49,15 @@ def models_yaml(versions: Mapping[str, Mapping[str, Path]], collections: Mapping
         lines.append(f"  {name}:")
         lines += [f"    {role}: {version}" for role, version in members.items()]
     return "\n".join(lines) + "\n"
+
+
+def reference_models_yaml(weights_dir: Path, root: Path, extra: Mapping[str, tuple[str, Path]] | None = None,
+                          provides: Mapping[str, Mapping[str, JsonValue]] | None = None) -> str:
+    """models.yaml running the reference models of ``weights_dir`` (version ``ref`` of each role)
+    and ``extra`` roles (role -> (version, weights)), all in collection ``production``."""
+    versions: dict[str, dict[str, Path]] = {role: {"ref": weights_dir / f} for role, f in REFERENCE_FILES.items()}
+    collection = dict.fromkeys(REFERENCE_FILES, "ref")
+    for role, (version, path) in (extra or {}).items():
+        versions[role] = {version: path}
+        collection[role] = version
+    return models_yaml(versions, {"production": collection}, root, provides=provides)

@@ -34,9 +34,7 @@ from artifacts.engine import Engine
 from artifacts.models import TrainedOn
 from artifacts.workspace import init_workspace
 from generators.models.data import render_games
-from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
-from generators.pipeline.reference import TRACKER_FILE
-from generators.pipeline.workspace import models_yaml
+from generators.pipeline.workspace import reference_models_yaml
 from generators.render import render_game
 from generators.render.sportvu import SportVUSource
 from generators.shooter.config import Evaluation, Phase1Config, Phase1Report, StreamSizes
@@ -65,12 +63,9 @@ def make_workspace(root: Path, weights_dir: Path) -> Engine:
     vmae = root / "weights" / "vmae-s1.safetensors"
     if not vmae.exists():
         build_weights(vmae, seed=0)
-    files = {"detector": DETECTOR_FILE, "crop_encoder": CROP_ENCODER_FILE, "tracker": TRACKER_FILE}
-    versions = {r: {"ref": weights_dir / f} for r, f in files.items()} | {"videomae": {"vmae-s1": vmae}}
-    coll = dict.fromkeys(files, "ref") | {"videomae": "vmae-s1"}
     models = root / "models.yaml"
-    if not models.exists() or "shooter" not in models.read_text():
-        models.write_text(models_yaml(versions, {"production": coll}, root, provides={"videomae": contracts_of(VideoMAEArch())}))
+    if not models.exists() or "shooter" not in models.read_text():  # keep a registry that holds trained shooters
+        models.write_text(reference_models_yaml(weights_dir, root, {"videomae": ("vmae-s1", vmae)}, provides={"videomae": contracts_of(VideoMAEArch())}))
     return Engine.open(root)
 
 
