@@ -72,16 +72,22 @@ def _pictures(engine: Engine, console: Console) -> list[Path]:
 
     out = engine.workspace.root / "pictures"
     written: list[Path] = []
-    for game in sorted(engine.catalog.sources()):
+    sources = engine.catalog.sources()
+    for game in sorted(sources):
         heat = api.artifact(engine, "shot-heatmaps", game)
         shots = heat.table("shots.parquet", columns=["shot", "heatmap_row", "label", "camera", "x0", "y0", "first_frame"]).to_pylist()
         usable = [s for s in shots if s["heatmap_row"] >= 0 and s["label"] >= 0]
         if not usable:
             continue
         s = usable[0]
-        url = engine.catalog.sources()[game][s["camera"]].url
+        url = sources[game][s["camera"]].url
         release = s["first_frame"] + 8
-        frame = next(f for _, f in decode_selected(s["camera"], url, [release]))
+        frames: dict[int, np.ndarray] = {}
+        for n, f in decode_selected(s["camera"], url, [0, release]):  # one pass, stopped at the release frame
+            frames[n] = f
+            if len(frames) == 2 or n == release:
+                break
+        first, frame = frames[0], frames[release]
         window = np.ascontiguousarray(frame[s["y0"] : s["y0"] + 224, s["x0"] : s["x0"] + 224])
         grid = HeatmapArray(heat.location("heatmaps.zarr")).read([s["heatmap_row"]])[0]
         written.append(heatmap_picture(out / f"{game}-shot{s['shot']}-heatmap.png", window, grid, s["label"]))
@@ -91,7 +97,6 @@ def _pictures(engine: Engine, console: Console) -> list[Path]:
         tid = tl.table("assignments.parquet", columns=["track_id"]).column("track_id").to_numpy()
         tracks = tl.table("tracks.parquet", columns=["track_id", "category"]).to_pydict()
         cam = np.asarray(det.column("camera").to_pylist(), dtype=object) == s["camera"]
-        first = next(f for _, f in decode_selected(s["camera"], url, [0]))
         xy = np.stack([det.column("px").to_numpy(), det.column("py").to_numpy()], axis=1)[cam]
         written.append(tracks_picture(out / f"{game}-{s['camera']}-tracks.png", first, det.column("frame").to_numpy()[cam], xy, tid[cam],
                                       dict(zip(tracks["track_id"], tracks["category"], strict=True))))

@@ -52,7 +52,7 @@ def detect_and_encode(detector: FootpointDetector, encoder: CropEncoder, frames:
     owner = np.repeat(np.arange(len(found)), counts)
     crops = []
     for i in np.flatnonzero(counts):
-        rows = det[owner == i]
+        rows = found[i]
         heights = np.full(len(rows), figure_height_px, np.float32)
         boxes = crop_boxes(rows[:, 0], rows[:, 1], heights, encoder.crop_size, frames.shape[1:3])
         crops.append(extract_crops(frames[i], boxes, encoder.crop_size))

@@ -113,13 +113,14 @@ class _Seq:
             errors += np.linalg.norm(xy[rows[r]] - truth[c], axis=1)[self.required[rows[r]]].tolist()
             self.frames += 1
         self.errors = errors
+        self.gt = self._ground_truth()
 
     @property
     def neutral(self) -> np.ndarray:
         """Rows paired with a mostly hidden person: neither hits nor false alarms."""
         return (self.person >= 0) & ~self.required
 
-    def ground_truth(self) -> GroundTruth:
+    def _ground_truth(self) -> GroundTruth:
         v = self.view
         f, k = np.nonzero(v.visible & (v.visible_frac >= MIN_VISIBLE_FRAC))
         return GroundTruth(frame=v.frame_index[f].astype(np.int64), track_id=v.identity[k].astype(np.int64),
@@ -144,10 +145,10 @@ def score(seqs: list[_Seq], categories: dict[int, str]) -> tuple[DetectionScores
     mots = []
     for s in seqs:
         keep = ~s.neutral
-        mots.append(mot_evaluate(s.ground_truth(), s.frame[keep], s.xy[keep], s.track[keep], MATCH_PX))
+        mots.append(mot_evaluate(s.gt, s.frame[keep], s.xy[keep], s.track[keep], MATCH_PX))
     tracking = TrackingScores(sequences=len(seqs), idf1=float(np.mean([m.idf1 for m in mots])), mota=float(np.mean([m.mota for m in mots])),
                               id_switches=sum(m.id_switches for m in mots), tracks=len(categories),
-                              true_people=sum(int(np.unique(s.ground_truth().track_id).shape[0]) for s in seqs))
+                              true_people=sum(int(np.unique(s.gt.track_id).shape[0]) for s in seqs))
     track_right = track_n = det_right = det_total = 0
     for s in seqs:
         paired = (s.track >= 0) & s.required

@@ -102,7 +102,6 @@ def shot_dataset(engine: Engine, games: Sequence[ShotArtifacts], family: str | N
         check_alignment(f"game {art.game}", SHAPE[:3], cache.header.grid)
         if expect is None or expect.grid is None:  # every later game must match the first
             expect = TokenExpectation(family=cache.header.family, grid=cache.header.grid, hidden_dim=cache.header.hidden_dim)
-            cache = artifact_tokens(fr, expect)
         shots = hr.table("shots.parquet", columns=["shot", "heatmap_row", "label", *WINDOW_COLUMNS]).to_pydict()
         windows = fr.table("windows.parquet", columns=["shot", *WINDOW_COLUMNS]).to_pydict()
         by_shot = {s: tuple(windows[c][k] for c in WINDOW_COLUMNS) for k, s in enumerate(windows["shot"])}
