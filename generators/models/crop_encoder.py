@@ -19,7 +19,6 @@ Heads on that feature:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import cast
 
@@ -32,7 +31,7 @@ from torch import nn
 
 from generators.models.crops import crop_boxes, extract_crops
 from generators.models.jersey import JERSEY_DIM, compose_whole
-from generators.models.weights import inference_device, load_weights, restore, save_weights
+from generators.models.weights import TrainedModel
 
 __all__ = ["TEAM_CLASSES", "CropEncoder", "CropEncoderConfig", "CropEncoderNet", "CropFeatures", "crop_boxes", "extract_crops"]
 
@@ -117,25 +116,15 @@ class CropFeatures:
         return int(self.embedding.shape[0])
 
 
-class CropEncoder:
+class CropEncoder(TrainedModel[CropEncoderConfig, CropEncoderNet]):
     """A trained :class:`CropEncoderNet`, ready for inference."""
 
-    def __init__(self, config: CropEncoderConfig, net: CropEncoderNet, device: torch.device | None = None) -> None:
-        self.config = config
-        self.device = device or inference_device()
-        self.net = net.to(self.device).eval()
+    weights_format = FORMAT
+    config_type = CropEncoderConfig
 
     @classmethod
-    def from_weights(cls, path: str | os.PathLike[str]) -> CropEncoder:
-        """The encoder in the safetensors file at ``path`` (config from its metadata)."""
-        config, tensors = load_weights(path, FORMAT, CropEncoderConfig)
-        net = CropEncoderNet(config)
-        restore(net, tensors, path)
-        return cls(config, net)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the weights and config to ``path`` (safetensors)."""
-        save_weights(path, self.net, FORMAT, self.config)
+    def network(cls, config: CropEncoderConfig) -> CropEncoderNet:
+        return CropEncoderNet(config)
 
     @property
     def crop_size(self) -> tuple[int, int]:

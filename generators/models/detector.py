@@ -22,7 +22,6 @@ The detector reads only pixels: nothing about the game, the camera or the truth.
 
 from __future__ import annotations
 
-import os
 from typing import cast
 
 import numpy as np
@@ -32,7 +31,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from generators.models.weights import inference_device, load_weights, restore, save_weights
+from generators.models.weights import TrainedModel
 
 FORMAT = "footpoint-detector/1"
 STRIDE = 4
@@ -110,25 +109,15 @@ def decode(out: torch.Tensor, threshold: float, max_detections: int, height: int
     return result
 
 
-class FootpointDetector:
+class FootpointDetector(TrainedModel[DetectorConfig, DetectorNet]):
     """A trained :class:`DetectorNet` with its decoding settings, ready for inference."""
 
-    def __init__(self, config: DetectorConfig, net: DetectorNet, device: torch.device | None = None) -> None:
-        self.config = config
-        self.device = device or inference_device()
-        self.net = net.to(self.device).eval()
+    weights_format = FORMAT
+    config_type = DetectorConfig
 
     @classmethod
-    def from_weights(cls, path: str | os.PathLike[str]) -> FootpointDetector:
-        """The detector in the safetensors file at ``path`` (config from its metadata)."""
-        config, tensors = load_weights(path, FORMAT, DetectorConfig)
-        net = DetectorNet(config)
-        restore(net, tensors, path)
-        return cls(config, net)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the weights and config to ``path`` (safetensors)."""
-        save_weights(path, self.net, FORMAT, self.config)
+    def network(cls, config: DetectorConfig) -> DetectorNet:
+        return DetectorNet(config)
 
     @property
     def threshold(self) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TypeVar
+from typing import ClassVar, Generic, Self, TypeVar, cast
 
 import torch
 from pydantic import BaseModel, ValidationError
@@ -25,6 +25,7 @@ from safetensors.torch import save_file
 from artifacts.errors import ModelWeightsError
 
 C = TypeVar("C", bound=BaseModel)
+N = TypeVar("N", bound=torch.nn.Module)
 
 METADATA_KEY = "model"
 
@@ -72,3 +73,39 @@ def restore(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str
 def inference_device() -> torch.device:
     """CUDA when a GPU is usable, else the CPU."""
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+class TrainedModel(Generic[C, N]):
+    """A trained network ``net`` with the config ``config`` that built it, in eval mode on an
+    inference device (CUDA when present), read from and written to one weights file.
+
+    Subclasses set ``weights_format`` and ``config_type`` and say how a config builds its
+    untrained network (:meth:`network`); ``from_weights`` and ``save`` are then the model
+    role's plugin interface (``artifacts/modelimpl.py``).
+    """
+
+    weights_format: ClassVar[str]
+    config_type: ClassVar[type[BaseModel]]
+
+    def __init__(self, config: C, net: N, device: torch.device | None = None) -> None:
+        self.config = config
+        self.device = device or inference_device()
+        self.net: N = net.to(self.device).eval()
+
+    @classmethod
+    def network(cls, config: C) -> N:
+        """The untrained network that ``config`` describes."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_weights(cls, path: str | os.PathLike[str]) -> Self:
+        """The model in the safetensors file at ``path`` (config from its metadata)."""
+        config, tensors = load_weights(path, cls.weights_format, cls.config_type)
+        typed = cast(C, config)
+        net = cls.network(typed)
+        restore(net, tensors, path)
+        return cls(typed, net)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the weights and config to ``path`` (safetensors)."""
+        save_weights(path, self.net, self.weights_format, self.config)
