@@ -11,16 +11,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, plan_tasks
-from artifacts.combine import CombineOutcome, CombinePlan, get_combiner, plan_combine, run_combine
-from artifacts.context import ArtifactReader
-from artifacts.engine import Engine
+from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, open_executor, plan_tasks
 from artifacts.errors import UsageError
-from artifacts.executors.factory import open_executor
-from artifacts.executors.settings import ExecutorSettings
-from artifacts.explain import ExplainNode, explain
-from artifacts.keyplan import KeyPlan
-from artifacts.status import StatusReport, compute_status
+from artifacts.layers import ArtifactReader
+from artifacts.operations import CombineOutcome, CombinePlan, get_combiner, plan_combine, run_combine
+from artifacts.plan import Engine, ExplainNode, KeyPlan, StatusReport, compute_status, explain
+from artifacts.workspace import ExecutorSettings
 
 
 @contextmanager
@@ -116,7 +112,7 @@ def build(
     executor: ExecutorSettings | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build`.
+    """Build ``layers`` and whatever upstream is not FRESH; see :mod:`artifacts.build.runner`.
 
     ``executor`` says where tasks run (default: the workspace's ``[executor]`` setting); it is
     opened only when there is something to build. ``on_note`` receives its notes.
@@ -157,7 +153,7 @@ def combine(
     dry_run: bool = False,
 ) -> CombineReport:
     """Commit (or find) ``combiner``'s artifact over ``games`` (all when empty), named
-    ``set_name``; see :mod:`artifacts.combine`. Build the input layer first (:func:`build`):
+    ``set_name``; see :mod:`artifacts.operations.combine`. Build the input layer first (:func:`build`):
     this refuses while any game's input is not FRESH. A dry run commits nothing and returns
     the committed artifact only if it already exists."""
     cls = get_combiner(engine, combiner)

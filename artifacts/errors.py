@@ -100,3 +100,11 @@ class ContractError(ArtifactsError):
 class ExecutorError(ArtifactsError):
     """The executor cannot run the build: a Ray cluster that cannot be reached, or a layer's
     resource request that no node of the cluster can meet."""
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """A pydantic location as ``a.b[2].c``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

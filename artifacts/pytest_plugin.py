@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from artifacts.check import check
-from artifacts.engine import Engine
+from artifacts.plan import Engine
+from artifacts.provenance import check
 
 
 def _run(workspace: str | Path = ".", collection: str | None = None) -> None:

@@ -14,7 +14,7 @@ scale-b, scale-d reads scale-c). Then it measures, as medians of ``--repeat`` ru
    from an empty store): overhead = Outcome.total_s - Outcome.build_s (worker-side time of a
    task outside the generator), median over the first 10 % of completed tasks against the last
    10 %; and tasks/s over the first and last 10 % of completion times, as seen by the parent;
-4. xxh3-128 (``artifacts.hashing.hash_file``), hashlib.md5 and a plain read over a
+4. xxh3-128 (``artifacts.keys.hashing.hash_file``), hashlib.md5 and a plain read over a
    page-cached 1 GiB file, in GB/s.
 
 It prints a table of figure, target and ratio to target (``--json``: one JSON object), and
@@ -60,11 +60,9 @@ from scale_layers import LAYER_NAMES, LAYER_PATHS
 
 from artifacts import api
 from artifacts.build import TaskEvent
-from artifacts.catalog import SourceSpec
-from artifacts.engine import Engine
-from artifacts.hashing import CHUNK, hash_file
-from artifacts.status import State
-from artifacts.workspace import init_workspace
+from artifacts.keys import CHUNK, hash_file
+from artifacts.plan import Engine, State
+from artifacts.workspace import SourceSpec, init_workspace
 
 MARKER = "bench-workspace.json"
 MARKER_FORMAT = 1
@@ -363,7 +361,7 @@ def hashing(path: Path, size: int, repeat: int) -> dict[str, Any]:
                 n = min(left, len(block))
                 f.write(block[:n])
                 left -= n
-    # Same read loop as artifacts.hashing.hash_stream (a CHUNK buffer allocated per call, then
+    # Same read loop as artifacts.keys.hash_stream (a CHUNK buffer allocated per call, then
     # reused across reads), so that the three figures differ only in the hash function. On these
     # VMs a buffer kept alive across calls measured slower (~8 GB/s) than a fresh one (~18 GB/s).
 
@@ -469,7 +467,7 @@ def print_tables(res: dict[str, Any]) -> None:
     h = res.get("hashing")
     if h:
         row(f"plain read, page-cached {h['bytes'] / 2**30:g} GiB", f"{h['read_gb_s']:.2f} GB/s")
-        row("xxh3-128 (artifacts.hashing.hash_file)", f"{h['xxh3_128_gb_s']:.2f} GB/s")
+        row("xxh3-128 (artifacts.keys.hash_file)", f"{h['xxh3_128_gb_s']:.2f} GB/s")
         row("md5 (hashlib)", f"{h['md5_gb_s']:.2f} GB/s")
         row("  xxh3-128 / md5", f"{h['xxh3_over_md5']:.1f}x")
         row("  xxh3-128 / plain read", f"{h['xxh3_over_read']:.2f}")

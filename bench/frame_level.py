@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from artifacts import api
-from artifacts.engine import Engine
+from artifacts.plan import Engine
 from artifacts.workspace import init_workspace
 from generators.frame_level.decode import decode_batches
 from generators.frame_level.infer import detect_and_encode

@@ -56,11 +56,9 @@ from s3_server import S3Server
 from scale_layers import LAYER_NAMES
 
 from artifacts import api
-from artifacts.engine import Engine
-from artifacts.hashing import hash_bytes
-from artifacts.keyplan import KeyPlan
-from artifacts.manifest import Builder, Manifest, OutputFile, Timings, library_versions
-from artifacts.store import Store
+from artifacts.keys import hash_bytes
+from artifacts.plan import Engine, KeyPlan
+from artifacts.store import Builder, Manifest, OutputFile, Store, Timings, library_versions
 
 BUCKET = "bench"
 log = Console(stderr=True, highlight=False)

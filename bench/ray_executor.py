@@ -26,8 +26,8 @@ from engine_scale import prepare_workspace
 from scale_layers import LAYER_NAMES
 
 from artifacts import api
-from artifacts.engine import Engine
-from artifacts.executors.settings import ExecutorSettings
+from artifacts.plan import Engine
+from artifacts.workspace import ExecutorSettings
 
 
 def build(root: Path, settings: ExecutorSettings, jobs: int) -> tuple[float, int, dict[tuple[str, str], list[tuple[str, str]]]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 
 from artifacts import api
-from artifacts.engine import Engine
-from artifacts.impact import impact
+from artifacts.plan import Engine
+from artifacts.provenance import impact
 from cli.render import print_impact, print_status, summary_table
 from generators.demo import make_demo_workspace
 
@@ -30,7 +30,7 @@ DEMO_EPOCHS = 6
 def _promote(engine: Engine, console: Console, version: str) -> None:
     """Promotion with lineage checks: into production (what it was trained with) it is
     accepted; into staging (another tracker behind its heatmaps) it is refused, with the diff."""
-    from artifacts.promotion import promote
+    from artifacts.provenance import promote
 
     for collection in ("production", "staging"):
         result = promote(engine, {SHOOTER_ROLE: version}, collection)

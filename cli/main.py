@@ -13,11 +13,9 @@ from rich.console import Console
 
 from artifacts import api
 from artifacts.build import Task, TaskEvent
-from artifacts.catalog import SourceSpec, read_listing
-from artifacts.engine import Engine
 from artifacts.errors import BuildError, UsageError
-from artifacts.executors.settings import ExecutorSettings
-from artifacts.workspace import init_workspace
+from artifacts.plan import Engine
+from artifacts.workspace import ExecutorSettings, SourceSpec, init_workspace, read_listing
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
 from cli.render import explain_tree, print_plan, print_status, print_warnings, summary_table
@@ -247,7 +245,7 @@ def combine(
 ) -> None:
     """Build the layer COMBINER reads for the games, then merge them into one artifact named SET,
     addressed by the keys it merged (reused when they are unchanged)."""
-    from artifacts.combine import get_combiner
+    from artifacts.operations import get_combiner
 
     engine = _state(ctx).engine()
     reads = get_combiner(engine, combiner).reads

@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
 
-from artifacts.check import check as run_check
 from artifacts.errors import UsageError
-from artifacts.impact import impact as run_impact
-from artifacts.models import TrainedOn, models_json_schema
-from artifacts.promotion import promote as run_promote
-from artifacts.register import register as run_register
+from artifacts.provenance import check as run_check
+from artifacts.provenance import impact as run_impact
+from artifacts.provenance import promote as run_promote
+from artifacts.registry import TrainedOn, models_json_schema
+from artifacts.registry import register as run_register
 from cli.render import print_impact
 
 models_app = typer.Typer(no_args_is_help=True, help="List, show and register model versions.")

@@ -8,9 +8,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from artifacts.build import BuildResult, Task, TaskEvent
-from artifacts.explain import ExplainNode
-from artifacts.impact import Impact
-from artifacts.status import StatusReport
+from artifacts.plan import ExplainNode, StatusReport
+from artifacts.provenance import Impact
 
 _STYLE = {"FRESH": "green", "STALE": "yellow", "MISSING": "cyan", "FAILED": "red"}
 

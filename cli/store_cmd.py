@@ -10,15 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from artifacts.errors import UsageError
-from artifacts.gc import DEFAULT_MIN_AGE_S, collect
-from artifacts.gc import delete as gc_delete
-from artifacts.pins import list_pins
-from artifacts.pins import pin as run_pin
-from artifacts.pins import unpin as run_unpin
-from artifacts.transfer import TransferReport
-from artifacts.transfer import pull as run_pull
-from artifacts.transfer import push as run_push
-from artifacts.verify import drop_artifacts, verify_store
+from artifacts.operations import DEFAULT_MIN_AGE_S, TransferReport, collect
+from artifacts.operations import delete as gc_delete
+from artifacts.operations import pull as run_pull
+from artifacts.operations import push as run_push
+from artifacts.store import drop_artifacts, list_pins, verify_store
+from artifacts.store import pin as run_pin
+from artifacts.store import unpin as run_unpin
 
 out = Console(highlight=False, soft_wrap=True)
 

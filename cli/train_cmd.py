@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from artifacts.errors import UsageError
+from artifacts.plugins import import_path
 from generators.shooter.config import Phase1Config, StreamSizes
 from generators.shooter.run import FEATURES_LAYER, HEATMAPS_LAYER, ROLE, DualStreamRequest, ShotDatasetFactory, train_dual_stream
 
@@ -25,12 +25,12 @@ def load_factory(spec: str) -> ShotDatasetFactory:
     if not sep or not module or not attr:
         raise UsageError("--dataset", spec, "is not MODULE:FUNCTION", f"e.g. --dataset {DEFAULT_DATASET}")
     try:
-        factory = getattr(importlib.import_module(module), attr)
+        factory = import_path(spec)
     except (ImportError, AttributeError) as exc:
         raise UsageError("dataset factory", spec, f"cannot be imported ({exc})", "pass --dataset MODULE:FUNCTION of an importable shot data set factory") from exc
     if not callable(factory):
         raise UsageError("dataset factory", spec, "is not callable", "name a function (engine, games) -> Dataset")
-    return factory  # type: ignore[no-any-return]
+    return cast(ShotDatasetFactory, factory)
 
 
 @train_app.command("dual-stream")

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from artifacts.engine import Engine
+from artifacts.plan import Engine
 from artifacts.workspace import init_workspace
 from generators.pipeline.reference import REFERENCE_FILES, build_reference_models
 from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml

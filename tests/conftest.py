@@ -20,10 +20,9 @@ if str(TESTS) not in sys.path:
 from layers_for_tests import ALL
 from s3_server import S3Server
 
-from artifacts.catalog import SourceSpec
-from artifacts.engine import Engine
-from artifacts.hashing import hash_file
-from artifacts.workspace import init_workspace
+from artifacts.keys import hash_file
+from artifacts.plan import Engine
+from artifacts.workspace import SourceSpec, init_workspace
 from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
 
 

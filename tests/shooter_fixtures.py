@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 from artifacts import ArtifactReader, BuildContext, Generator
-from artifacts.engine import Engine
+from artifacts.plan import Engine
 from generators.shooter.run import ShotArtifacts
 
 if TYPE_CHECKING:

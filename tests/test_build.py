@@ -11,8 +11,8 @@ from conftest import Ws
 
 from artifacts import api
 from artifacts.build import TaskEvent
-from artifacts.hashing import hash_file
-from artifacts.status import State
+from artifacts.keys import hash_file
+from artifacts.plan import State
 
 
 def built(report: api.BuildReport) -> set[tuple[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from artifacts.canonical import CanonicalEncodingError, canonical_bytes, canonical_json, record_digest
+from artifacts.keys import CanonicalEncodingError, canonical_bytes, canonical_json, record_digest
 
 
 def test_golden_preimage_is_domain_separated_sorted_and_compact() -> None:

@@ -9,10 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Ws
 
-from artifacts.catalog import SourceSpec, read_listing
 from artifacts.errors import UsageError
-from artifacts.hashing import hash_file
-from artifacts.names import check_game_id
+from artifacts.keys import check_game_id, hash_file
+from artifacts.workspace import SourceSpec, read_listing
 
 
 @pytest.mark.parametrize("good", ["g1", "0021500575", "CLE-DAL_2016.01.12", "a" * 128])

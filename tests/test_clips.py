@@ -23,14 +23,11 @@ from conftest import Ws
 from pydantic import ValidationError
 
 from artifacts import api
-from artifacts.catalog import SourceSpec
-from artifacts.combine import CombineContext, Combiner
-from artifacts.engine import Engine
 from artifacts.errors import BuildError, CorruptArtifactError, InvalidNameError, LayerDefinitionError, UnknownLayerError
-from artifacts.hashing import hash_file
-from artifacts.recipe import Recipe
-from artifacts.status import State
-from artifacts.workspace import init_workspace
+from artifacts.keys import Recipe, hash_file
+from artifacts.operations import CombineContext, Combiner
+from artifacts.plan import Engine, State
+from artifacts.workspace import SourceSpec, init_workspace
 from generators.clips.cut import ClipSpec, cut_clips, video_span
 from generators.clips.examples import Example, example, split_of
 from generators.clips.plays import parse_plays

@@ -14,8 +14,7 @@ import pytest
 from conftest import REPO, TESTS, Ws
 
 from artifacts import api
-from artifacts.store import Store
-from artifacts.verify import verify_store
+from artifacts.store import Store, verify_store
 
 GAMES = 8
 

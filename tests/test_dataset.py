@@ -8,9 +8,9 @@ import torch
 from conftest import DemoRun
 from torch.utils.data import DataLoader
 
-from artifacts.engine import Engine
 from artifacts.errors import ContractError
-from artifacts.models import TrainedOn
+from artifacts.plan import Engine
+from artifacts.registry import TrainedOn
 from generators.heatmaps.store import HeatmapArray
 from generators.shooter.batch import collate_shots
 from generators.shooter.dataset import check_alignment, check_heatmap_contracts, shot_dataset

@@ -39,7 +39,7 @@ def test_repository_models_yaml_has_the_demo_registry_shape(tmp_path: Path, refe
     versions and collections; digests differ only where the weights were trained elsewhere."""
     from conftest import REPO
 
-    from artifacts.models import Models
+    from artifacts.registry import Models
     from generators.demo import make_demo_workspace
 
     repo = Models.load(REPO / "models.yaml").spec
@@ -56,7 +56,7 @@ def test_repository_models_yaml_has_the_demo_registry_shape(tmp_path: Path, refe
 
 
 def test_demo_weights_match_their_registered_digests(tmp_path: Path, reference_models: Path) -> None:
-    from artifacts.hashing import hash_file
+    from artifacts.keys import hash_file
     from generators.demo import make_demo_workspace
 
     e = make_demo_workspace(tmp_path / "d", reference_models)

@@ -12,9 +12,8 @@ from pydantic import ValidationError
 
 from artifacts import Generator, Resources, api
 from artifacts.errors import ConfigError, LayerDefinitionError, UsageError
-from artifacts.executors.settings import ExecutorSettings
-from artifacts.layer import validate_generator
-from artifacts.workspace import Workspace
+from artifacts.layers import validate_generator
+from artifacts.workspace import ExecutorSettings, Workspace
 
 
 def test_resources_default_to_one_cpu_and_validate() -> None:

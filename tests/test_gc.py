@@ -11,13 +11,9 @@ import pytest
 from conftest import Ws
 
 from artifacts import api
-from artifacts.engine import Engine
-from artifacts.gc import collect, delete
-from artifacts.lease import LeaseRecord
-from artifacts.manifest import FailureRecord
-from artifacts.pins import pin
-from artifacts.store import Store, host_id
-from artifacts.verify import verify_store
+from artifacts.operations import collect, delete
+from artifacts.plan import Engine
+from artifacts.store import FailureRecord, LeaseRecord, Store, host_id, pin, verify_store
 
 
 def keys(e: Engine, layer: str) -> dict[str, str]:

@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 
 from artifacts import api
 from artifacts.api import BuildReport
-from artifacts.context import ArtifactReader
 from artifacts.errors import SourceError, StoreError
-from artifacts.status import State
+from artifacts.layers import ArtifactReader
+from artifacts.plan import State
 from generators.heatmaps import layout, store
 from generators.heatmaps.codec import decode
 from generators.heatmaps.footprint import select

@@ -12,8 +12,8 @@ from conftest import REPO, Ws
 from layers_for_tests import TFrames
 
 from artifacts import api
-from artifacts.layer import resolve_params
-from artifacts.recipe import ModelRef, Recipe, RecipeTemplate
+from artifacts.keys import ModelRef, Recipe, RecipeTemplate
+from artifacts.layers import resolve_params
 
 D = "xxh3-128:" + "0" * 32
 REF = ModelRef(role="tracker", version="trk-v1", digest=D)
@@ -36,7 +36,7 @@ def test_golden_key() -> None:
 
 
 def test_golden_preimage_of_a_recipe() -> None:
-    from artifacts.canonical import canonical_json
+    from artifacts.keys import canonical_json
 
     assert canonical_json(base().canonical()) == (
         '{"generator":"3","layer":"track-level",'
@@ -101,7 +101,7 @@ def test_default_valued_params_stay_out_of_the_recipe() -> None:
 
 def test_key_is_the_same_in_a_second_process() -> None:
     code = (
-        "from artifacts.recipe import Recipe, ModelRef;"
+        "from artifacts.keys import Recipe, ModelRef;"
         f"r = Recipe.model_validate_json({base().model_dump_json()!r});"
         "print(r.key())"
     )

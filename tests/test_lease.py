@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from s3_server import S3Server
 
-from artifacts.lease import Held, Lease, LeaseRecord, Renewer, acquire, read_lease, remove_dead_lease
-from artifacts.store import Store, host_id, new_attempt_id
+from artifacts.store import Held, Lease, LeaseRecord, Renewer, Store, acquire, host_id, new_attempt_id, read_lease, remove_dead_lease
 
 KEY = "0123456789abcdef0123456789abcdef"
 

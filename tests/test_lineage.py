@@ -12,12 +12,9 @@ import pytest
 from conftest import REPO, TESTS, Ws
 
 from artifacts import api
-from artifacts.check import check
-from artifacts.hashing import hash_file
-from artifacts.impact import impact
-from artifacts.models import TrainedOn, models_json_schema
-from artifacts.promotion import promote
-from artifacts.register import register
+from artifacts.keys import hash_file
+from artifacts.provenance import check, impact, promote
+from artifacts.registry import TrainedOn, models_json_schema, register
 
 VERSIONS = {
     "detector": {"det-v1": {}},

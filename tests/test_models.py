@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from artifacts.errors import ModelWeightsError
-from artifacts.hashing import hash_file
+from artifacts.keys import hash_file
 from generators.models import jersey
 from generators.models.crop_encoder import CropEncoder, CropEncoderConfig, CropEncoderNet
 from generators.models.crops import PAD_VALUE, crop_boxes, extract_crops

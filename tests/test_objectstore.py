@@ -11,12 +11,9 @@ from s3_server import S3Server
 
 from artifacts import api
 from artifacts.errors import StoreError
-from artifacts.lease import LeaseRecord
-from artifacts.manifest import Builder, Manifest, Timings
-from artifacts.objectstore import S3Backend
-from artifacts.recipe import Recipe
-from artifacts.store import Store, new_attempt_id
-from artifacts.verify import verify_store
+from artifacts.keys import Recipe
+from artifacts.store import Builder, LeaseRecord, Manifest, Store, Timings, new_attempt_id, verify_store
+from artifacts.store.objectstore import S3Backend
 
 RECIPE = Recipe(layer="l", generator_version="1")
 KEY = RECIPE.key()
@@ -29,8 +26,8 @@ def s3_store(s3: S3Server, bucket: str) -> Store:
 
 
 def a_manifest(data: str, outputs: list[tuple[str, bytes]]) -> Manifest:
-    from artifacts.hashing import hash_bytes
-    from artifacts.manifest import OutputFile
+    from artifacts.keys import hash_bytes
+    from artifacts.store import OutputFile
 
     return Manifest(
         layer="l", game="g", key=KEY, recipe=RECIPE, data=data,
@@ -151,7 +148,7 @@ def test_a_protocol_without_conditional_create_is_refused_for_publishing(tmp_pat
     from fsspec.implementations.dirfs import DirFileSystem
     from fsspec.implementations.local import LocalFileSystem
 
-    from artifacts.objectstore import backend_for
+    from artifacts.store import backend_for
 
     backend = backend_for(DirFileSystem(path=str(tmp_path), fs=LocalFileSystem()), "dir://store")
     with pytest.raises(StoreError, match="store 'dir://store': protocol dir has no conditional create known to this version"):

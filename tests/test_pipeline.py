@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from conftest import make_pipeline_ws
 
 from artifacts import api
-from artifacts.hashing import hash_file
-from artifacts.status import State
+from artifacts.keys import hash_file
+from artifacts.plan import State
 from generators.render.game import render_game
 
 

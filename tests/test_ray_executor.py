@@ -19,10 +19,9 @@ from layers_for_tests import ALL, RESOURCE_PROBES
 from artifacts import api
 from artifacts.build import TaskEvent
 from artifacts.errors import ExecutorError
-from artifacts.executors.settings import ExecutorSettings
-from artifacts.hashing import hash_file
-from artifacts.status import State
-from artifacts.workspace import init_workspace
+from artifacts.keys import hash_file
+from artifacts.plan import State
+from artifacts.workspace import ExecutorSettings, init_workspace
 
 RAY = ExecutorSettings(kind="ray")
 LOCAL = ExecutorSettings(kind="local")

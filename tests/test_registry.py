@@ -12,9 +12,8 @@ from conftest import REPO
 from layers_for_tests import TFrames, TSummary, TTracks
 
 from artifacts import Generator
-from artifacts.dag import LayerDag
 from artifacts.errors import LayerDefinitionError, UnknownLayerError
-from artifacts.registry import LayerRegistry
+from artifacts.layers import LayerDag, LayerRegistry
 
 
 def test_a_users_package_is_found_through_its_entry_point(tmp_path: Path) -> None:
@@ -31,7 +30,7 @@ def test_a_users_package_is_found_through_its_entry_point(tmp_path: Path) -> Non
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-layers\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text("[artifacts.layers]\npose-level = my_layers:Pose\n")
-    code = "from artifacts.registry import LayerRegistry; print(LayerRegistry.discover([]).get('pose-level').__module__)"
+    code = "from artifacts.layers import LayerRegistry; print(LayerRegistry.discover([]).get('pose-level').__module__)"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "my_layers"

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 from conftest import REPO
 
-from artifacts.engine import Engine
 from artifacts.errors import SourceError, UsageError
+from artifacts.plan import Engine
 from artifacts.workspace import init_workspace
 from generators.render import (
     Camera,

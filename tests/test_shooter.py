@@ -14,7 +14,7 @@ from shooter_fixtures import GEOMETRY, LAYERS, SHOTS_PER_GAME, synthetic_factory
 
 from artifacts import api
 from artifacts.errors import UsageError
-from artifacts.models import TrainedOn
+from artifacts.registry import TrainedOn
 from artifacts.workspace import init_workspace
 from cli.train_cmd import load_factory
 from generators.shooter.batch import collate_shots, nearest_player

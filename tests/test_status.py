@@ -9,7 +9,7 @@ import pytest
 from conftest import Ws
 
 from artifacts import api
-from artifacts.status import State, StatusReport
+from artifacts.plan import State, StatusReport
 
 
 def states(report: StatusReport, layer: str) -> dict[str, State]:
@@ -125,7 +125,7 @@ def test_status_reads_no_artifact_data(ws: Ws) -> None:
 
 
 def test_game_without_a_needed_source_is_missing_with_reason(ws: Ws) -> None:
-    from artifacts.catalog import SourceSpec
+    from artifacts.workspace import SourceSpec
 
     p = ws.root / "only-video.bin"
     p.write_bytes(b"x" * 100)

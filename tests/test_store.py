@@ -14,10 +14,9 @@ from conftest import REPO, TESTS, Ws
 
 from artifacts import api
 from artifacts.errors import StoreError
-from artifacts.manifest import Builder, Manifest, Timings
-from artifacts.recipe import Recipe
-from artifacts.status import State
-from artifacts.store import Store, new_attempt_id
+from artifacts.keys import Recipe
+from artifacts.plan import State
+from artifacts.store import Builder, Manifest, Store, Timings, new_attempt_id
 
 RECIPE = Recipe(layer="l", generator_version="1")
 KEY = RECIPE.key()

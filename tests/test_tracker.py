@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pytest
 
 from artifacts.errors import ModelWeightsError, SourceError
-from artifacts.modelimpl import resolve_implementation
+from artifacts.registry import resolve_implementation
 from generators.tracking.baseline import GreedyParams, greedy_nearest
 from generators.tracking.categories import CATEGORIES, categorize
 from generators.tracking.fit import FitSequence, coordinate_search, fit_tracker

@@ -9,9 +9,8 @@ from conftest import Ws
 from s3_server import S3Server
 
 from artifacts import api
-from artifacts.store import Store
-from artifacts.transfer import pull, push
-from artifacts.verify import verify_store
+from artifacts.operations import pull, push
+from artifacts.store import Store, verify_store
 
 
 def with_remote(ws: Ws, s3: S3Server, bucket: str) -> str:

@@ -9,8 +9,8 @@ from conftest import Ws
 from s3_server import S3Server
 
 from artifacts import api
-from artifacts.engine import Engine
-from artifacts.verify import verify_store
+from artifacts.plan import Engine
+from artifacts.store import verify_store
 
 
 def data_file(e: Engine, layer: str, game: str, name: str) -> tuple[Path, str]:

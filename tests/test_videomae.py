@@ -21,12 +21,11 @@ import torch
 from conftest import REPO, Ws
 
 from artifacts import ArtifactReader, api
-from artifacts.catalog import SourceSpec
-from artifacts.check import check
 from artifacts.errors import ContractError, ModelWeightsError, StoreError, UsageError
-from artifacts.hashing import hash_file
-from artifacts.status import State
-from artifacts.workspace import init_workspace
+from artifacts.keys import hash_file
+from artifacts.plan import State
+from artifacts.provenance import check
+from artifacts.workspace import SourceSpec, init_workspace
 from generators.render.game import RenderedGame, render_game
 from generators.shots.annotation import parse_shots
 from generators.shots.window import shot_window

@@ -5,7 +5,7 @@
 line is validated again as an :class:`~generators.clips.examples.Example` before it is
 written: a per-game file that does not hold examples fails the combine, naming the game, file
 and line. The URIs are the per-game ones (clips are not copied). The artifact is addressed by
-the keys of the ``clips`` artifacts it merged (:mod:`artifacts.combine`): ``artifacts combine
+the keys of the ``clips`` artifacts it merged (:mod:`artifacts.operations.combine`): ``artifacts combine
 clips-combined SET`` again with unchanged games finds it and writes nothing.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from artifacts.combine import CombineContext, Combiner
 from artifacts.errors import BuildError
+from artifacts.operations import CombineContext, Combiner
 
 SPLITS = ("training", "validation")
 

@@ -30,7 +30,7 @@ from generators.heatmaps.layout import CHANNEL_NAMES, LAYOUT_VERSION, RECORD, RE
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-    from artifacts.context import ArtifactReader
+    from artifacts.layers import ArtifactReader
 
 ZSTD_LEVEL: Final = 6  # measured: 0.53% of raw float32 a shot, against 0.65% at level 3; compresses 10,000 shots/s
 FORMAT: Final = "shot-heatmap-records"

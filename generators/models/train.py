@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from artifacts.hashing import hash_file
+from artifacts.keys import hash_file
 from generators.models.crop_encoder import CropEncoderConfig
 from generators.models.data import load_views, render_games
 from generators.models.detector import DetectorConfig

@@ -81,7 +81,7 @@ class TrainedModel(Generic[C, N]):
 
     Subclasses set ``weights_format`` and ``config_type`` and say how a config builds its
     untrained network (:meth:`network`); ``from_weights`` and ``save`` are then the model
-    role's plugin interface (``artifacts/modelimpl.py``).
+    role's plugin interface (``artifacts/registry/modelimpl.py``).
     """
 
     weights_format: ClassVar[str]

@@ -34,8 +34,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from artifacts import api
-from artifacts.engine import Engine
 from artifacts.errors import BuildError
+from artifacts.plan import Engine
 from artifacts.workspace import init_workspace
 from generators.models.data import REFEREE_TEAM, View, load_views, render_games
 from generators.models.evaluate import DetectionScores, add_evaluation_arguments, match

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from artifacts.hashing import hash_file
+from artifacts.keys import hash_file
 from generators.frame_level.infer import detect_and_encode
 from generators.models.crop_encoder import CropEncoder
 from generators.models.data import View, load_views, render_games

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from artifacts.hashing import hash_file
+from artifacts.keys import hash_file
 from generators.pipeline.reference import REFERENCE_FILES
 
 IMPLEMENTATIONS = {

@@ -37,10 +37,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from artifacts.catalog import SourceSpec
 from artifacts.errors import UsageError
-from artifacts.hashing import hash_file
-from artifacts.names import check_game_id
+from artifacts.keys import check_game_id, hash_file
+from artifacts.workspace import SourceSpec
 from generators.render.camera import DEFAULT_CAMERAS, Camera, preset_camera
 from generators.render.draw import FramePainter, Projection, project_people
 from generators.render.plays import PLAYS_VERSION, write_plays

@@ -31,9 +31,9 @@ import numpy as np
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from artifacts.context import ArtifactReader
-from artifacts.engine import Engine
 from artifacts.errors import ContractError, UsageError
+from artifacts.layers import ArtifactReader
+from artifacts.plan import Engine
 from generators.heatmaps.layout import LAYOUT_VERSION, SHAPE
 from generators.heatmaps.store import HeatmapArray
 from generators.shooter.run import ShotArtifacts

@@ -30,8 +30,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from artifacts import api
-from artifacts.engine import Engine
-from artifacts.models import TrainedOn
+from artifacts.plan import Engine
+from artifacts.registry import TrainedOn
 from artifacts.workspace import init_workspace
 from generators.models.data import render_games
 from generators.pipeline.workspace import reference_models_yaml

@@ -10,7 +10,7 @@
    artifacts (the reader of the caches is plugged in here);
 4. run Phase 1 (:func:`~generators.shooter.train.train_phase1`) and write the weights beside
    models.yaml as ``weights/<role>-<version>.safetensors``;
-5. register the version with :func:`artifacts.register.register`: ``trained_with`` is the
+5. register the version with :func:`artifacts.registry.register.register`: ``trained_with`` is the
    collection's version of every role behind the layers it read (videomae behind the features;
    detector, crop encoder and tracker behind the heatmaps), ``trained_on`` the keys of the
    training games' artifacts (not the held-out games': it never trained on them), so
@@ -31,12 +31,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from artifacts import api
-from artifacts.engine import Engine
 from artifacts.errors import UsageError
-from artifacts.hashing import hash_file
-from artifacts.models import TrainedOn
-from artifacts.register import check_new_version, register
-from artifacts.status import State
+from artifacts.keys import hash_file
+from artifacts.plan import Engine, State
+from artifacts.registry import TrainedOn, check_new_version, register
 from generators.shooter.config import Phase1Config, Phase1Report
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from typing import Literal, cast
 
 from pydantic import JsonValue
 
-from artifacts.hashing import hash_file
+from artifacts.keys import hash_file
 from generators.videomae.model import FAMILY, VideoMAEArch, VideoMAEFeatures, arch_preset
 
 IMPLEMENTATION = "generators.videomae.model:VideoMAEFeatures"

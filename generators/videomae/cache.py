@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from artifacts.errors import ContractError, StoreError, UsageError
-from artifacts.hashing import hash_file
+from artifacts.keys import hash_file
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from artifacts.context import ArtifactReader
+    from artifacts.layers import ArtifactReader
 
 FORMAT: Literal["token-cache/1"] = "token-cache/1"
 DTYPE: Literal["float16"] = "float16"
