@@ -3,7 +3,7 @@
 Renders one game (cached under --cache), then cuts the same windows three ways, best of
 --repeat runs each, and prints clip seconds per wall second and ratios, in one process:
 
-- ``reencode``: :func:`generators.clips.cut.cut_clips`, frame-exact, deterministic bytes;
+- ``reencode``: :func:`generators.layers.clips.cut.cut_clips`, frame-exact, deterministic bytes;
 - ``copy``: stream copy with PyAV (remux the packets from the keyframe at or before the start
   up to the end): no encoding, but each clip starts on a keyframe, so it starts early; the
   mean and largest head start are printed;
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import av
 
-from generators.clips.cut import ClipSpec, cut_clips
+from generators.layers.clips.cut import ClipSpec, cut_clips
 from generators.render import render_game
 
 

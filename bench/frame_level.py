@@ -17,7 +17,7 @@ prints frames/s end to end and the shares of the wall time:
 - framework: everything else (planning keys, process pool start, workers loading models and
   checking digests, staging, commit), the build's wall time minus the generators' time.
 
-    .venv/bin/python bench/frame_level.py WEIGHTS_DIR       # a directory from generators.pipeline.reference
+    .venv/bin/python bench/frame_level.py WEIGHTS_DIR       # a directory from generators.reference.build
     .venv/bin/python bench/frame_level.py WEIGHTS_DIR --games 8 --seconds 8 --threads 2
 """
 
@@ -37,12 +37,12 @@ import torch
 from artifacts import api
 from artifacts.plan import Engine
 from artifacts.workspace import init_workspace
-from generators.frame_level.decode import decode_batches
-from generators.frame_level.infer import detect_and_encode
+from generators.layers.frame_level.decode import decode_batches
+from generators.layers.frame_level.infer import detect_and_encode
 from generators.models.crop_encoder import CropEncoder
 from generators.models.detector import FootpointDetector
-from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
-from generators.pipeline.workspace import PIPELINE_LAYERS, reference_models_yaml
+from generators.reference.train import CROP_ENCODER_FILE, DETECTOR_FILE
+from generators.reference.workspace import PIPELINE_LAYERS, reference_models_yaml
 from generators.render import render_game
 
 
@@ -92,7 +92,7 @@ def main() -> None:
     imports = []
     for _ in range(args.repeat):  # what a fresh build worker pays once: importing torch, av, pyarrow and the layer
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch, av, pyarrow.parquet, generators.frame_level.infer"], check=True)
+        subprocess.run([sys.executable, "-c", "import torch, av, pyarrow.parquet, generators.layers.frame_level.infer"], check=True)
         imports.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     for _ in games:  # each task loads both models and checks nothing else

@@ -27,7 +27,7 @@ import torch
 
 from generators.models.crop_encoder import CropEncoder, crop_boxes, extract_crops
 from generators.models.detector import FootpointDetector
-from generators.videomae.model import VideoMAEFeatures
+from generators.models.videomae import VideoMAEFeatures
 
 
 def best(fn: Callable[[], Any], repeat: int, sync: bool) -> tuple[float, Any]:

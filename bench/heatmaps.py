@@ -9,7 +9,7 @@ the sidelines) are detected wherever their foot-point is in frame, with 1 px of 
 noise, a detector-like confidence (uniform 0.3-1, full float32 precision) and perfect tracks
 per camera, except 3% of detections left out of every track. A shot is centred on every moment
 where a player holds the ball (within 4 ft, below 9 ft), that player being the shooter, until
-``--shots`` are made; their windows are the layer's (``generators.shots.window``).
+``--shots`` are made; their windows are the layer's (``generators.layers.shots.window``).
 
 Figures, all on one core, in one process:
 
@@ -41,19 +41,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from generators.heatmaps.codec import decode
-from generators.heatmaps.footprint import Pairs, select
-from generators.heatmaps.inputs import REFEREE, Detections, Tracks, Windows, footprint_height
-from generators.heatmaps.layout import CHANNELS, CONFIDENCE, DISTANCE, SHAPE, SHOT, origin_planes
-from generators.heatmaps.rasterise import rasterise
-from generators.heatmaps.slots import assign, labels
-from generators.heatmaps.sportvu import project_people
-from generators.heatmaps.store import ZSTD_LEVEL
+from generators.layers.heatmaps.codec import decode
+from generators.layers.heatmaps.footprint import Pairs, select
+from generators.layers.heatmaps.inputs import REFEREE, Detections, Tracks, Windows, footprint_height
+from generators.layers.heatmaps.layout import CHANNELS, CONFIDENCE, DISTANCE, SHAPE, SHOT, origin_planes
+from generators.layers.heatmaps.rasterise import rasterise
+from generators.layers.heatmaps.slots import assign, labels
+from generators.layers.heatmaps.sportvu import project_people
+from generators.layers.heatmaps.store import ZSTD_LEVEL
+from generators.layers.shots.annotation import Shot, ShotOrigin
+from generators.layers.shots.window import GRID, shot_window
 from generators.render.camera import Camera, preset_camera
 from generators.render.court import LENGTH_FT, WIDTH_FT
 from generators.render.sportvu import find_files, read_moments
-from generators.shots.annotation import Shot, ShotOrigin
-from generators.shots.window import GRID, shot_window
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sportvu"
 RAW_BYTES = int(np.prod(SHAPE)) * 4  # 225,792
@@ -261,7 +261,7 @@ def _du(path: Path) -> int:
 def bench_read(rec: NDArray[np.void], dense: NDArray[np.float32], games: int, read_shots: int, root: Path) -> dict[str, Any]:
     import zarr
 
-    from generators.heatmaps.store import HeatmapArray, HeatmapSet, write_array
+    from generators.layers.heatmaps.store import HeatmapArray, HeatmapSet, write_array
 
     parts = np.array_split(np.arange(len(rec)), games)
     t0 = time.perf_counter()

@@ -28,10 +28,10 @@ from collections.abc import Callable
 
 import torch
 
-from generators.shooter.batch import collate_shots
-from generators.shooter.config import DualStreamConfig
-from generators.shooter.model import DualStream
-from generators.shooter.synthetic import SyntheticShots, SyntheticSpec
+from generators.trainers.shooter.batch import collate_shots
+from generators.trainers.shooter.config import DualStreamConfig
+from generators.trainers.shooter.model import DualStream
+from generators.trainers.shooter.synthetic import SyntheticShots, SyntheticSpec
 
 
 def _rates(paths: dict[str, Callable[[], None]], steps: int, rounds: int) -> dict[str, float]:

@@ -4,7 +4,7 @@
 
 DATA_DIR holds MOT Challenge sequence folders (default: ../shared/data/sportsmot relative to
 the repository), named ``<video>_c<clip>`` as SportsMOT names them. The tracker's parameters
-and the baseline's are fitted (``generators.tracking.fit``: coordinate search maximising mean
+and the baseline's are fitted (``generators.reference.fit_tracker``: coordinate search maximising mean
 IDF1) on the first N clips (name order) of each video, default 1, and both are scored with
 motmetrics on all the other clips: held-out moments of the same broadcasts, so that the fit
 sees each broadcast's scale (players' size in pixels, hence their speed in pixels, differs
@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from generators.tracking.baseline import greedy_nearest
-from generators.tracking.fit import FitSequence, fit_greedy, fit_tracker
-from generators.tracking.mot import DetectionNoise, MotScores, MotSequence, detections_from_gt, evaluate, read_sequence
-from generators.tracking.tracker import Tracker
+from generators.models.tracking.tracker import Tracker
+from generators.reference.fit_tracker import FitSequence, fit_greedy, fit_tracker
+from generators.reference.mot import DetectionNoise, MotScores, MotSequence, detections_from_gt, evaluate, read_sequence
+from generators.reference.tracker_baseline import greedy_nearest
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sportsmot"
 CITATION = 'Cui et al., "SportsMOT: A Large Multi-Object Tracking Dataset in Multiple Sports Scenes", ICCV 2023 (CC BY-NC 4.0)'

@@ -3,7 +3,7 @@
     python bench/token_cache.py [--clips 384] [--batch 32] [--rounds 5] [--recompute-clips 8] [--preset small]
 
 Writes ``--clips`` clips of ``[3136, 768]`` float16 tokens (4.8 MB each) three ways in one
-directory: the token cache of ``videomae-features`` (``generators/videomae/cache.py``: raw
+directory: the token cache of ``videomae-features`` (``generators/layers/videomae/cache.py``: raw
 little-endian file + JSON header), a plain ``.npy`` of the same bytes, and zarr v3 with one
 uncompressed chunk per clip. After one warm-up pass over everything (page cache and mappings
 warm), each round reads every clip once in a fresh random order and reports clips/s:
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from generators.videomae.cache import TokenCache, TokenCacheWriter, TokenExpectation
+from generators.layers.videomae.cache import TokenCache, TokenCacheWriter, TokenExpectation
 
 
 def grid_of(tokens: int) -> tuple[int, int, int]:
@@ -84,7 +84,7 @@ def rounds(name: str, fn: Callable[[np.ndarray[Any, Any]], None], n: int, batch:
 def recompute(preset: str, n: int, threads: int, batch: int) -> tuple[float, str]:
     import torch
 
-    from generators.videomae.model import VideoMAEFeatures, arch_preset
+    from generators.models.videomae import VideoMAEFeatures, arch_preset
 
     torch.set_num_threads(threads)
     arch = arch_preset(preset)  # type: ignore[arg-type]

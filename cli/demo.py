@@ -21,7 +21,7 @@ from artifacts import api
 from artifacts.plan import Engine
 from artifacts.provenance import impact
 from cli.render import print_impact, print_status, summary_table
-from generators.demo import make_demo_workspace
+from generators.demo.workspace import make_demo_workspace
 
 SHOOTER_ROLE = "shooter"
 DEMO_EPOCHS = 6
@@ -45,9 +45,9 @@ def _promote(engine: Engine, console: Console, version: str) -> None:
 
 
 def _train(engine: Engine, console: Console) -> bool:
-    from generators.shooter.config import Phase1Config, StreamSizes
-    from generators.shooter.dataset import shot_dataset
-    from generators.shooter.run import DualStreamRequest, train_dual_stream
+    from generators.trainers.shooter.config import Phase1Config, StreamSizes
+    from generators.trainers.shooter.dataset import shot_dataset
+    from generators.trainers.shooter.run import DualStreamRequest, train_dual_stream
 
     existing = engine.models.spec.roles.get(SHOOTER_ROLE)
     if existing is not None and existing.versions:
@@ -66,9 +66,9 @@ def _train(engine: Engine, console: Console) -> bool:
 def _pictures(engine: Engine, console: Console) -> list[Path]:
     import numpy as np
 
-    from generators.frame_level.decode import decode_selected
-    from generators.heatmaps.store import HeatmapArray
-    from generators.pictures import heatmap_picture, tracks_picture
+    from generators.demo.pictures import heatmap_picture, tracks_picture
+    from generators.layers.frame_level.decode import decode_selected
+    from generators.layers.heatmaps.store import HeatmapArray
 
     out = engine.workspace.root / "pictures"
     written: list[Path] = []

@@ -10,13 +10,13 @@ from rich.table import Table
 
 from artifacts.errors import UsageError
 from artifacts.plugins import import_path
-from generators.shooter.config import Phase1Config, StreamSizes
-from generators.shooter.run import FEATURES_LAYER, HEATMAPS_LAYER, ROLE, DualStreamRequest, ShotDatasetFactory, train_dual_stream
+from generators.trainers.shooter.config import Phase1Config, StreamSizes
+from generators.trainers.shooter.run import FEATURES_LAYER, HEATMAPS_LAYER, ROLE, DualStreamRequest, ShotDatasetFactory, train_dual_stream
 
 train_app = typer.Typer(no_args_is_help=True, help="Train consumer models on the workspace's artifacts and register them in models.yaml.")
 out = Console(highlight=False, soft_wrap=True)
 
-DEFAULT_DATASET = "generators.shooter.dataset:shot_dataset"
+DEFAULT_DATASET = "generators.trainers.shooter.dataset:shot_dataset"
 
 
 def load_factory(spec: str) -> ShotDatasetFactory:

@@ -23,7 +23,7 @@ from s3_server import S3Server
 from artifacts.keys import hash_file
 from artifacts.plan import Engine
 from artifacts.workspace import SourceSpec, init_workspace
-from generators.pipeline.workspace import PIPELINE_LAYERS, models_yaml
+from generators.reference.workspace import PIPELINE_LAYERS, models_yaml
 
 
 @dataclass
@@ -130,7 +130,7 @@ def ws(make_ws: Callable[..., Ws]) -> Ws:
 def reference_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference detector, crop encoder and tracker, trained once per session (budget quick,
     about 75 s on one CPU thread): the directory holding their weights files."""
-    from generators.pipeline.reference import build_reference_models
+    from generators.reference.build import build_reference_models
 
     out = tmp_path_factory.mktemp("reference-models")
     build_reference_models(out, seed=0, budget="quick", cache_dir=out / "games")
@@ -144,9 +144,9 @@ def reference_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained(reference_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The session's reference models as det-v1, ce-v1, trk-v1, and trk-v2: the same tracker with a narrower gate."""
-    from generators.models.train import CROP_ENCODER_FILE, DETECTOR_FILE
-    from generators.pipeline.reference import TRACKER_FILE
-    from generators.tracking.tracker import Tracker
+    from generators.models.tracking.tracker import Tracker
+    from generators.reference.build import TRACKER_FILE
+    from generators.reference.train import CROP_ENCODER_FILE, DETECTOR_FILE
 
     out = tmp_path_factory.mktemp("weights")
     fitted = Tracker.from_weights(reference_models / TRACKER_FILE).params

@@ -16,7 +16,7 @@ import xxhash
 
 from artifacts import ArtifactReader, BuildContext, Generator
 from artifacts.plan import Engine
-from generators.shooter.run import ShotArtifacts
+from generators.trainers.shooter.run import ShotArtifacts
 
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
@@ -63,7 +63,7 @@ def synthetic_factory(engine: Engine, games: Sequence[ShotArtifacts]) -> Dataset
     """Per game, ``SHOTS_PER_GAME`` synthetic shots drawn from its two artifacts' contents."""
     from torch.utils.data import ConcatDataset  # torch only when training: layer discovery imports this module
 
-    from generators.shooter.synthetic import SyntheticShots, SyntheticSpec
+    from generators.trainers.shooter.synthetic import SyntheticShots, SyntheticSpec
 
     parts: list[Dataset[dict[str, Any]]] = []
     for a in games:

@@ -28,17 +28,17 @@ from artifacts.keys import Recipe, hash_file
 from artifacts.operations import CombineContext, Combiner
 from artifacts.plan import Engine, State
 from artifacts.workspace import SourceSpec, init_workspace
-from generators.clips.cut import ClipSpec, cut_clips, video_span
-from generators.clips.examples import Example, example, split_of
-from generators.clips.plays import parse_plays
+from generators.layers.clips.cut import ClipSpec, cut_clips, video_span
+from generators.layers.clips.examples import Example, example, split_of
+from generators.layers.clips.plays import parse_plays
 from generators.render import RenderedGame, read_frames, render_game, simulate
 from generators.render.plays import ANGLES, plays_rows, write_plays
 
 SIZE = (320, 192)
 SECONDS = 6.0
 SEEDS = {"g0": 22, "g1": 21, "g2": 29}  # 3, 2 and 2 shots in 6 s
-LAYERS = ["generators.clips.layer:Clips"]
-COMBINERS = ["generators.clips.combined:CombinedJsonl"]
+LAYERS = ["generators.layers.clips.layer:Clips"]
+COMBINERS = ["generators.layers.clips.combined:CombinedJsonl"]
 HEADER = "play_id,start_time,end_time,angle,description\n"
 
 

@@ -11,10 +11,10 @@ from torch.utils.data import DataLoader
 from artifacts.errors import ContractError
 from artifacts.plan import Engine
 from artifacts.registry import TrainedOn
-from generators.heatmaps.store import HeatmapArray
-from generators.shooter.batch import collate_shots
-from generators.shooter.dataset import check_alignment, check_heatmap_contracts, shot_dataset
-from generators.shooter.run import FEATURES_LAYER, HEATMAPS_LAYER, ShotArtifacts
+from generators.layers.heatmaps.store import HeatmapArray
+from generators.trainers.shooter.batch import collate_shots
+from generators.trainers.shooter.dataset import check_alignment, check_heatmap_contracts, shot_dataset
+from generators.trainers.shooter.run import FEATURES_LAYER, HEATMAPS_LAYER, ShotArtifacts
 
 
 def _artifacts(engine: Engine, heat_game: str, feat_game: str | None = None) -> ShotArtifacts:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from artifacts.errors import BuildError
-from generators.frame_level.decode import VideoProbe, decode_batches, decode_selected, probe
+from generators.layers.frame_level.decode import VideoProbe, decode_batches, decode_selected, probe
 
 
 def write_video(path: Path, frames: int, faststart: bool = False) -> None:

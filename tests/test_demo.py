@@ -27,7 +27,7 @@ def test_demo_builds_then_reuses(demo_run: DemoRun, reference_models: Path) -> N
     assert run_demo(demo_run.root, 1, Console(file=buf2, width=200), reference_models) == 0
     assert "every artifact already FRESH under production: the demo workspace is reused" in buf2.getvalue()
     assert "already trained: shooter ds-" in buf2.getvalue()
-    from generators.demo import make_demo_workspace
+    from generators.demo.workspace import make_demo_workspace
 
     e = make_demo_workspace(demo_run.root, reference_models)
     assert api.status(e, collection="production").all_fresh()
@@ -40,7 +40,7 @@ def test_repository_models_yaml_has_the_demo_registry_shape(tmp_path: Path, refe
     from conftest import REPO
 
     from artifacts.registry import Models
-    from generators.demo import make_demo_workspace
+    from generators.demo.workspace import make_demo_workspace
 
     repo = Models.load(REPO / "models.yaml").spec
     demo = make_demo_workspace(tmp_path / "d", reference_models).models.spec
@@ -57,7 +57,7 @@ def test_repository_models_yaml_has_the_demo_registry_shape(tmp_path: Path, refe
 
 def test_demo_weights_match_their_registered_digests(tmp_path: Path, reference_models: Path) -> None:
     from artifacts.keys import hash_file
-    from generators.demo import make_demo_workspace
+    from generators.demo.workspace import make_demo_workspace
 
     e = make_demo_workspace(tmp_path / "d", reference_models)
     for role, spec in e.models.spec.roles.items():

@@ -23,13 +23,13 @@ from artifacts.api import BuildReport
 from artifacts.errors import SourceError, StoreError
 from artifacts.layers import ArtifactReader
 from artifacts.plan import State
-from generators.heatmaps import layout, store
-from generators.heatmaps.codec import decode
-from generators.heatmaps.footprint import select
-from generators.heatmaps.inputs import NO_TRACK, OTHER, REFEREE, TEAM_A, TEAM_B, Detections, Tracks, Windows, footprint_height
-from generators.heatmaps.rasterise import BLOCK, rasterise
-from generators.heatmaps.slots import assign, labels, track_jerseys
-from generators.shots.window import FRAMES
+from generators.layers.heatmaps import layout, store
+from generators.layers.heatmaps.codec import decode
+from generators.layers.heatmaps.footprint import select
+from generators.layers.heatmaps.inputs import NO_TRACK, OTHER, REFEREE, TEAM_A, TEAM_B, Detections, Tracks, Windows, footprint_height
+from generators.layers.heatmaps.rasterise import BLOCK, rasterise
+from generators.layers.heatmaps.slots import assign, labels, track_jerseys
+from generators.layers.shots.window import FRAMES
 
 X0, Y0, FIRST = 100, 50, 10  # the golden window: camera 0, top-left (100, 50), frames 10-25
 ORIGIN = (40.5, 100.25)  # in window pixels
@@ -269,7 +269,7 @@ def test_damaged_arrays_are_refused_with_the_reason(tmp_path: Path) -> None:
 
 # --- the layer, end to end on rendered games with the real upstream layers -----------------
 
-LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel", "generators.heatmaps.layer:ShotHeatmaps"]
+LAYERS = ["generators.layers.frame_level.layer:FrameLevel", "generators.layers.track_level.layer:TrackLevel", "generators.layers.heatmaps.layer:ShotHeatmaps"]
 SIZE = (640, 360)  # the size the tiny test models were trained at: they find people there
 
 
@@ -382,7 +382,7 @@ def test_a_tracker_change_makes_shot_heatmaps_stale(built: tuple[Ws, BuildReport
 def test_sportvu_shots_become_labelled_heatmaps(tmp_path: Path) -> None:
     from test_render import _write_sportvu
 
-    from generators.heatmaps.sportvu import sportvu_shots, write
+    from generators.layers.heatmaps.sportvu import sportvu_shots, write
 
     data = _write_sportvu(tmp_path / "sportvu", True)
     shots = sportvu_shots(data)  # LeBron James (team_a) releases at (70, 20): only the right camera sees it
@@ -401,8 +401,8 @@ def test_sportvu_shots_become_labelled_heatmaps(tmp_path: Path) -> None:
 
 
 def test_annotation_checks_and_empty_arrays(tmp_path: Path) -> None:
-    from generators.heatmaps.layer import check_annotation
-    from generators.shots.annotation import parse_shots
+    from generators.layers.heatmaps.layer import check_annotation
+    from generators.layers.shots.annotation import parse_shots
 
     text = "frame,shooter_id,shooter_team,shooter_jersey,x_ft,y_ft,left_px,left_py,left_visible\n10,3,1,23,5.0,6.0,100.0,120.0,1\n12,4,2,9,5.0,6.0,100.0,120.0,1\n"
     shots = parse_shots(text, "g/shots")

@@ -13,14 +13,14 @@ from artifacts.keys import hash_file
 from generators.models import jersey
 from generators.models.crop_encoder import CropEncoder, CropEncoderConfig, CropEncoderNet
 from generators.models.crops import PAD_VALUE, crop_boxes, extract_crops
-from generators.models.data import load_views, render_games
 from generators.models.detector import STRIDE, DetectorConfig, DetectorNet, FootpointDetector, decode
-from generators.models.evaluate import evaluate_detector, evaluate_encoder, match
-from generators.models.fit_detector import DetectorTraining
-from generators.models.fit_encoder import EncoderTraining
-from generators.models.repaint import number_pixels, repaint_number
-from generators.models.train import train_reference_models
 from generators.models.training import reproducible
+from generators.reference.data import load_views, render_games
+from generators.reference.evaluate import evaluate_detector, evaluate_encoder, match
+from generators.reference.fit_detector import DetectorTraining
+from generators.reference.fit_encoder import EncoderTraining
+from generators.reference.repaint import number_pixels, repaint_number
+from generators.reference.train import train_reference_models
 
 CPU = torch.device("cpu")
 

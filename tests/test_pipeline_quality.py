@@ -1,7 +1,7 @@
 """The tracking pipeline's quality on held-out rendered games: loose floors, asserted.
 
 The reference models of the session (budget ``quick``) run through the real frame-level and
-track-level layers, built by the engine; ``generators.pipeline.evaluate`` scores what they
+track-level layers, built by the engine; ``generators.reference.evaluate_pipeline`` scores what they
 wrote against the renderer's truth. The floors are loose (the quick budget trains less than
 the full one measured in docs/quality.md) but far above what a broken pipeline reaches: a
 detector that finds nothing, a tracker that gives every detection its own track, or a
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generators.pipeline.evaluate import evaluate_pipeline
+from generators.reference.evaluate_pipeline import evaluate_pipeline
 
 LOOSE = {
     "detection.precision": 0.9,
@@ -37,8 +37,8 @@ def test_floors_catch_a_broken_tracker(tmp_path: Path, reference_models: Path) -
     a track ends after one unseen frame) falls below the IDF1 floor: the floor can fail."""
     import shutil
 
-    from generators.pipeline.reference import TRACKER_FILE
-    from generators.tracking.tracker import Tracker
+    from generators.models.tracking.tracker import Tracker
+    from generators.reference.build import TRACKER_FILE
 
     broken = tmp_path / "broken"
     shutil.copytree(reference_models, broken, ignore=shutil.ignore_patterns("games"))

@@ -184,9 +184,9 @@ def test_real_layers_give_identical_digests_through_both_executors(tmp_path: Pat
 
     from generators.models.crop_encoder import CropEncoder, CropEncoderConfig, CropEncoderNet
     from generators.models.detector import DetectorConfig, DetectorNet, FootpointDetector
+    from generators.models.tracking.params import TrackerParams
+    from generators.models.tracking.tracker import Tracker
     from generators.render.game import render_game
-    from generators.tracking.params import TrackerParams
-    from generators.tracking.tracker import Tracker
 
     # Seeded, untrained models: the test is about where the layers run, not how well.
     weights = tmp_path / "weights"
@@ -199,12 +199,12 @@ def test_real_layers_give_identical_digests_through_both_executors(tmp_path: Pat
     Tracker(TrackerParams(min_hits=1, new_track_confidence=0.0)).save(weights / "trk.safetensors")
     games = [render_game(tmp_path / "games" / f"r{i}", f"r{i}", seed=40 + i, seconds=1.0, size=(320, 192)) for i in range(2)]
     impl = {"detector": "generators.models.detector:FootpointDetector", "crop_encoder": "generators.models.crop_encoder:CropEncoder",
-            "tracker": "generators.tracking.tracker:Tracker"}
+            "tracker": "generators.models.tracking.tracker:Tracker"}
     files = {"detector": "det", "crop_encoder": "ce", "tracker": "trk"}
     reports, spaces = {}, {}
     for name, settings in (("local", LOCAL), ("ray", RAY)):
         root = tmp_path / name
-        init_workspace(root, layers=["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel"], entry_points=False)
+        init_workspace(root, layers=["generators.layers.frame_level.layer:FrameLevel", "generators.layers.track_level.layer:TrackLevel"], entry_points=False)
         lines = ["schema: 1", "roles:"]
         for role, f in files.items():
             path = weights / f"{f}.safetensors"

@@ -17,11 +17,11 @@ from artifacts.errors import UsageError
 from artifacts.registry import TrainedOn
 from artifacts.workspace import init_workspace
 from cli.train_cmd import load_factory
-from generators.shooter.batch import collate_shots, nearest_player
-from generators.shooter.model import DualStream, DualStreamConfig, StreamSizes
-from generators.shooter.run import DualStreamRequest, split_games, train_dual_stream
-from generators.shooter.synthetic import SyntheticShots, SyntheticSpec
-from generators.shooter.train import Phase1Config, train_phase1
+from generators.trainers.shooter.batch import collate_shots, nearest_player
+from generators.trainers.shooter.model import DualStream, DualStreamConfig, StreamSizes
+from generators.trainers.shooter.run import DualStreamRequest, split_games, train_dual_stream
+from generators.trainers.shooter.synthetic import SyntheticShots, SyntheticSpec
+from generators.trainers.shooter.train import Phase1Config, train_phase1
 
 SMALL = StreamSizes(d_track=16, depth=1, heads=2, mlp_hidden=16)
 

@@ -13,12 +13,12 @@ import pytest
 
 from artifacts.errors import ModelWeightsError, SourceError
 from artifacts.registry import resolve_implementation
-from generators.tracking.baseline import GreedyParams, greedy_nearest
-from generators.tracking.categories import CATEGORIES, categorize
-from generators.tracking.fit import FitSequence, coordinate_search, fit_tracker
-from generators.tracking.mot import DetectionNoise, GroundTruth, SequenceInfo, detections_from_gt, evaluate, idf1, parse_gt, read_sequence
-from generators.tracking.params import TrackerParams
-from generators.tracking.tracker import Tracker
+from generators.models.tracking.categories import CATEGORIES, categorize
+from generators.models.tracking.params import TrackerParams
+from generators.models.tracking.tracker import Tracker
+from generators.reference.fit_tracker import FitSequence, coordinate_search, fit_tracker
+from generators.reference.mot import DetectionNoise, GroundTruth, SequenceInfo, detections_from_gt, evaluate, idf1, parse_gt, read_sequence
+from generators.reference.tracker_baseline import GreedyParams, greedy_nearest
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -141,7 +141,7 @@ def test_weights_round_trip_through_safetensors(tmp_path: Path) -> None:
         loaded.save(again)
         assert again.read_bytes() == path.read_bytes(), "equal parameters must give equal weights bytes (and digest)"
     # models.yaml names the class by import path; the registry resolves it like any model's.
-    cls = resolve_implementation("generators.tracking.tracker:Tracker", "models.yaml:1")
+    cls = resolve_implementation("generators.models.tracking.tracker:Tracker", "models.yaml:1")
     assert cls.from_weights(str(path)).params == params
 
 

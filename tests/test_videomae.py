@@ -26,16 +26,16 @@ from artifacts.keys import hash_file
 from artifacts.plan import State
 from artifacts.provenance import check
 from artifacts.workspace import SourceSpec, init_workspace
+from generators.layers.shots.annotation import parse_shots
+from generators.layers.shots.window import shot_window
+from generators.layers.videomae.cache import TokenCache, TokenCacheWriter, TokenExpectation, artifact_tokens
+from generators.models.tracking.params import TrackerParams
+from generators.models.tracking.tracker import Tracker
+from generators.models.videomae import IMAGENET_MEAN, IMAGENET_STD, VideoMAEFeatures, arch_preset
+from generators.models.videomae_weights import build_weights, contracts_of, convert_pretrained
 from generators.render.game import RenderedGame, render_game
-from generators.shots.annotation import parse_shots
-from generators.shots.window import shot_window
-from generators.tracking.params import TrackerParams
-from generators.tracking.tracker import Tracker
-from generators.videomae.build import build_weights, contracts_of, convert_pretrained
-from generators.videomae.cache import TokenCache, TokenCacheWriter, TokenExpectation, artifact_tokens
-from generators.videomae.model import IMAGENET_MEAN, IMAGENET_STD, VideoMAEFeatures, arch_preset
 
-LAYERS = ["generators.frame_level.layer:FrameLevel", "generators.track_level.layer:TrackLevel", "generators.videomae.layer:VideoMAEFeaturesLayer"]
+LAYERS = ["generators.layers.frame_level.layer:FrameLevel", "generators.layers.track_level.layer:TrackLevel", "generators.layers.videomae.layer:VideoMAEFeaturesLayer"]
 TINY = arch_preset("tiny")
 
 
@@ -79,8 +79,8 @@ def make_ws(root: Path, kit: Kit, games: list[tuple[str, RenderedGame]] | None =
     init_workspace(root, layers=LAYERS, entry_points=False)
     ws = Ws(root)
     lines = ["schema: 1", "roles:"]
-    roles = {"detector": ("", ["det-x"]), "crop_encoder": ("", ["ce-x"]), "tracker": ("generators.tracking.tracker:Tracker", ["trk-v1", "trk-v2"]),
-             "videomae": ("generators.videomae.model:VideoMAEFeatures", ["vm-t1"])}
+    roles = {"detector": ("", ["det-x"]), "crop_encoder": ("", ["ce-x"]), "tracker": ("generators.models.tracking.tracker:Tracker", ["trk-v1", "trk-v2"]),
+             "videomae": ("generators.models.videomae:VideoMAEFeatures", ["vm-t1"])}
     for role, (impl, versions) in roles.items():
         lines += [f"  {role}:", *([f"    implementation: {impl}"] if impl else []), "    versions:"]
         for v in versions:
@@ -123,7 +123,7 @@ def test_seeded_weights_are_reproducible(tmp_path: Path, kit: Kit) -> None:
     assert again.read_bytes() == kit.weights["vm-t1"].read_bytes()
     other = build_weights(tmp_path / "other.safetensors", seed=1, arch=TINY)
     assert hash_file(other) != hash_file(again)
-    out = subprocess.run([sys.executable, "-m", "generators.videomae.build", str(tmp_path / "cli.safetensors"), "--preset", "tiny", "--seed", "0"],
+    out = subprocess.run([sys.executable, "-m", "generators.models.videomae_weights", str(tmp_path / "cli.safetensors"), "--preset", "tiny", "--seed", "0"],
                          cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert (tmp_path / "cli.safetensors").read_bytes() == again.read_bytes()  # another process, the same bytes
     assert f"digest: {hash_file(again)}" in out and '"token_grid": [16, 14, 14]' in out

@@ -1,11 +1,13 @@
-"""The reference models: the foot-point detector (model 1) and the crop encoder (model 2, Path A).
+"""Model implementations: the classes models.yaml names in ``implementation:``, and their weights.
 
-Small enough for a CPU, trained by :mod:`generators.models.train` on rendered games and judged
-by :mod:`generators.models.evaluate`. Weights are safetensors files whose metadata holds the
-architecture, so ``from_weights(path)`` rebuilds each model from the file alone.
+Each implementation rebuilds itself from its weights file alone (``from_weights(path)``): the
+file's safetensors metadata holds the architecture. How the reference versions are trained
+is in :mod:`generators.reference`.
 
-Modules: ``detector`` and ``crop_encoder`` (the model implementations), ``crops`` (crop boxes
-and resampling), ``jersey`` (the 133 jersey-number features), ``weights`` (the file format),
-``data`` (rendered training data), ``training``, ``fit_detector`` and ``fit_encoder`` (training),
-``train`` and ``evaluate`` (entry points).
+Modules: ``detector`` (model 1, foot-points) and ``crop_encoder`` (model 2, Path A), with
+``crops`` (crop boxes and resampling), ``jersey`` (the 133 jersey-number features) and
+``weights`` (the file format); ``tracking`` (model 3: tracker and category head);
+``videomae`` (the ``videomae`` role, wrapping transformers' ``VideoMAEModel``) and
+``videomae_weights`` (seeded weights, or a converted local checkpoint); ``training`` (the
+reproducible torch session every training loop shares).
 """

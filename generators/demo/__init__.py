@@ -1,0 +1,1 @@
+"""The embedded demo: its workspace (``workspace``), its small layers (``layers``) and pictures."""

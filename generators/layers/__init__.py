@@ -1,0 +1,8 @@
+"""The layers users build, one subpackage each; their generators are registered as entry points.
+
+``frame_level`` (detections, crops, embeddings), ``track_level`` (tracks and categories),
+``heatmaps`` (``shot-heatmaps``), ``videomae`` (``videomae-features``), ``clips`` (``clips`` and
+the ``clips-combined`` combiner), and ``shots`` (the shot annotation and the shot-centred
+window that heatmaps and video features share). Layer discovery imports only each
+``layer`` module, which imports nothing heavy.
+"""
