@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from artifacts.plugins import import_module
+
 # The engine's groups, lowest first. A module may import its own group and groups on lower
 # rows; groups on one row are peers and must not import each other.
 ENGINE_ORDER: list[set[str]] = [
@@ -170,7 +172,7 @@ def test_each_subpackage_exports_what_it_names() -> None:
 
 
 # Names in the docs that are not Python: configuration files and entry-point groups.
-NOT_PYTHON = {"artifacts.toml", "artifacts.models", "artifacts.combiners"}
+NOT_PYTHON = {"artifacts.toml", "artifacts.models", "artifacts.combiners", "artifacts.moved"}
 DOC_IMPORT = re.compile(r"^\s*from ((?:artifacts|generators)(?:\.\w+)*) import ([\w, ]+)$", re.MULTILINE)
 DOC_DOTTED = re.compile(r"`((?:artifacts|generators)(?:\.\w+)+)(?::(\w+))?`")
 DOC_RUN = re.compile(r"python -m ((?:generators|artifacts|cli)(?:\.\w+)+)")
@@ -182,11 +184,14 @@ def _docs() -> list[Path]:
 
 
 def _resolve(dotted: str) -> object:
-    """The object ``a.b.c.Name`` names: the longest importable module prefix, then attributes."""
+    """The object ``a.b.c.Name`` names: the longest importable module prefix, then attributes.
+
+    Modules are imported as users' files load them (artifacts.plugins), so an old path the
+    docs mention as moved resolves exactly when its move is declared."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         try:
-            obj: object = importlib.import_module(".".join(parts[:cut]))
+            obj: object = import_module(".".join(parts[:cut]))
         except ModuleNotFoundError:
             continue
         for attr in parts[cut:]:
