@@ -1,7 +1,8 @@
 """The operations behind the CLI commands, as functions over an :class:`Engine`.
 
 The CLI parses and prints; everything it does goes through here, so embedding code and tests
-use exactly what users run.
+use exactly what users run. What only building or combining needs (the runner, executors,
+combiners) is imported by those functions, so that ``status`` loads the plan and no more.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from artifacts.build import BuildResult, BuildRunner, Task, TaskEvent, open_executor, plan_tasks
 from artifacts.errors import UsageError
 from artifacts.layers import ArtifactReader
-from artifacts.operations import CombineOutcome, CombinePlan, get_combiner, plan_combine, run_combine
 from artifacts.plan import Engine, ExplainNode, KeyPlan, StatusReport, compute_status, explain
-from artifacts.workspace import ExecutorSettings
+
+if TYPE_CHECKING:
+    from artifacts.build import BuildResult, Task, TaskEvent
+    from artifacts.operations import CombineOutcome, CombinePlan
+    from artifacts.workspace import ExecutorSettings
 
 
 @contextmanager
@@ -117,6 +121,8 @@ def build(
     ``executor`` says where tasks run (default: the workspace's ``[executor]`` setting); it is
     opened only when there is something to build. ``on_note`` receives its notes.
     """
+    from artifacts.build import BuildRunner, open_executor, plan_tasks
+
     targets, _unavailable = _targets(engine, layers, collection)
     closure = engine.dag.closure(targets)
     with _gc_paused():
@@ -156,6 +162,8 @@ def combine(
     ``set_name``; see :mod:`artifacts.operations.combine`. Build the input layer first (:func:`build`):
     this refuses while any game's input is not FRESH. A dry run commits nothing and returns
     the committed artifact only if it already exists."""
+    from artifacts.operations import CombineOutcome, get_combiner, plan_combine, run_combine
+
     cls = get_combiner(engine, combiner)
     with _gc_paused():
         plan = plan_combine(engine, cls, set_name, games or None, collection)

@@ -8,7 +8,9 @@ scale-b, scale-d reads scale-c). Then it measures, as medians of ``--repeat`` ru
 1. ``artifacts.api.status`` over all 4 x N artifacts in-process, with a fresh Engine per run
    (so opening the workspace, discovering layers, loading models.yaml and the catalog and
    stat-ing every source are counted), and the wall time of ``artifacts -w DIR status`` as a
-   subprocess (interpreter start and imports included);
+   subprocess (interpreter start and imports included); then both again in pairs (in-process,
+   then CLI), whose differences are the CLI's own cost (target: at most 0.3 s), and the wall
+   time of ``artifacts --help``;
 2. a no-op ``artifacts.api.build`` of scale-d (everything FRESH), in-process;
 3. the framework's per-task overhead during the full build (once, with ``--jobs`` workers,
    from an empty store): overhead = Outcome.total_s - Outcome.build_s (worker-side time of a
@@ -73,6 +75,7 @@ WEIGHTS = {"detector": "det-v1", "tracker": "trk-v1"}
 TARGET_STATUS_S = 1.0  # status of 10,000 games x 4 layers
 TARGET_NOOP_BUILD_S = 2.0  # no-op build of 10,000 games x 4 layers
 TARGET_OVERHEAD_RATIO = 1.5  # per-task overhead, last 10 % / first 10 % ("flat")
+TARGET_CLI_EXTRA_S = 0.3  # CLI status minus in-process status: interpreter, imports, printing
 
 # DVC 3.67, as quoted in the issue: NOT measured by this script.
 DVC_REFERENCE: dict[str, Any] = {
@@ -211,14 +214,21 @@ def check_all_fresh(report: Any, expected: int, what: str) -> None:
         raise SystemExit(f"error: {what}: expected {expected} FRESH artifacts, got {fresh} of {len(report.entries)}: {counts}")
 
 
-def cli_command(root: Path) -> list[str]:
+def cli_head() -> list[str]:
+    """How the ``artifacts`` command is started: the console script, else ``python -m``."""
     exe = Path(sys.executable).parent / "artifacts"
-    head = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
-    return [*head, "-w", str(root), "status", "--check", *LAYER_NAMES]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
+
+
+def cli_command(root: Path) -> list[str]:
+    return [*cli_head(), "-w", str(root), "status", "--check", *LAYER_NAMES]
 
 
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
+    # An installed package has its bytecode cached (pip compiles it, or the first run writes
+    # it); without this, a shell that sets PYTHONDONTWRITEBYTECODE would time compiling.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(BENCH_DIR), env.get("PYTHONPATH", "")) if p)
     return env
 
@@ -231,6 +241,29 @@ def run_cli_status(root: Path) -> None:
 
 def run_cli_import() -> None:
     subprocess.run([sys.executable, "-c", "import cli.main"], env=cli_env(), check=True)
+
+
+def run_cli_help() -> None:
+    subprocess.run([*cli_head(), "--help"], env=cli_env(), check=True, capture_output=True)
+
+
+def cli_extra(root: Path, repeat: int) -> dict[str, Any]:
+    """In-process status, then the CLI's, ``repeat`` times: the median of their differences.
+
+    Paired because this VM's speed drifts by tens of percent between minutes: each pair runs
+    under the same conditions, so the difference is the CLI's own cost (interpreter start,
+    imports, printing), not the drift."""
+    diffs, inproc, cli = [], [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        status_once(root)
+        t1 = time.perf_counter()
+        run_cli_status(root)
+        t2 = time.perf_counter()
+        inproc.append(t1 - t0)
+        cli.append(t2 - t1)
+        diffs.append((t2 - t1) - (t1 - t0))
+    return summarise(diffs) | {"in_process_s": inproc, "cli_s": cli}
 
 
 def _cpu_sample() -> tuple[float, float] | None:
@@ -439,6 +472,10 @@ def print_tables(res: dict[str, Any]) -> None:
     row("status, CLI subprocess (artifacts -w DIR status)", f"{cli['median_s']:.3f} s", f"< {TARGET_STATUS_S:g} s",
         cli["median_s"] / TARGET_STATUS_S, cli["median_s"] < TARGET_STATUS_S)
     row("  of which: interpreter + 'import cli.main'", f"{res['cli_import']['median_s']:.3f} s")
+    ex = res["cli_extra"]
+    row("  CLI minus in-process (paired, median)", f"{ex['median_s']:.3f} s", f"<= {TARGET_CLI_EXTRA_S:g} s",
+        ex["median_s"] / TARGET_CLI_EXTRA_S, ex["median_s"] <= TARGET_CLI_EXTRA_S)
+    row("artifacts --help, CLI subprocess", f"{res['cli_help']['median_s']:.3f} s")
     row("no-op build of scale-d, in-process", f"{noop['median_s']:.3f} s", f"< {TARGET_NOOP_BUILD_S:g} s",
         noop["median_s"] / TARGET_NOOP_BUILD_S, noop["median_s"] < TARGET_NOOP_BUILD_S)
     if res.get("status_empty_store"):
@@ -520,7 +557,8 @@ def main(argv: list[str] | None = None) -> int:
         "dir": str(root),
         "env": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_start": os.getloadavg(),
                 "engine_revision": engine_revision()},
-        "targets": {"status_s": TARGET_STATUS_S, "noop_build_s": TARGET_NOOP_BUILD_S, "overhead_ratio": TARGET_OVERHEAD_RATIO},
+        "targets": {"status_s": TARGET_STATUS_S, "noop_build_s": TARGET_NOOP_BUILD_S, "overhead_ratio": TARGET_OVERHEAD_RATIO,
+                    "cli_extra_s": TARGET_CLI_EXTRA_S},
         "dvc_reference": DVC_REFERENCE,
     }
     try:
@@ -554,6 +592,10 @@ def main(argv: list[str] | None = None) -> int:
         res["cli_status"] = summarise(times) | {"command": " ".join(cli_command(root)), "pythonpath": str(BENCH_DIR)}
         times, _ = timed_runs(run_cli_import, args.repeat)
         res["cli_import"] = summarise(times)
+        res["cli_extra"] = cli_extra(root, max(args.repeat, 5))
+        run_cli_help()
+        times, _ = timed_runs(run_cli_help, args.repeat)
+        res["cli_help"] = summarise(times)
 
         log.print("no-op build ...")
         times, rep = timed_runs(lambda: noop_build_once(root, args.jobs), args.repeat)

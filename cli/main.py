@@ -6,21 +6,24 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from artifacts import api
-from artifacts.build import Task, TaskEvent
 from artifacts.errors import BuildError, UsageError
 from artifacts.plan import Engine
-from artifacts.workspace import ExecutorSettings, SourceSpec, init_workspace, read_listing
+from artifacts.workspace import SourceSpec, init_workspace, read_listing
 from cli.errors import run_cli
 from cli.models_cmd import check, impact, models_app, promote
 from cli.render import explain_tree, print_plan, print_status, print_warnings, summary_table
 from cli.store_cmd import register as register_store_commands
 from cli.train_cmd import train_app
+
+if TYPE_CHECKING:
+    from artifacts.build import Task, TaskEvent
+    from artifacts.workspace import ExecutorSettings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="Content-addressed artifacts for the tracking-to-training DAG.")
 games_app = typer.Typer(no_args_is_help=True, help="Register and list games.")

@@ -13,9 +13,6 @@ from rich.table import Table
 from ruamel.yaml import YAML
 
 from artifacts.errors import UsageError
-from artifacts.provenance import check as run_check
-from artifacts.provenance import impact as run_impact
-from artifacts.provenance import promote as run_promote
 from artifacts.registry import TrainedOn, models_json_schema
 from artifacts.registry import register as run_register
 from cli.render import print_impact
@@ -125,6 +122,8 @@ def promote(
         wanted = {changes[0]: changes[1]}
     else:
         wanted = _pairs(changes, "promote")
+    from artifacts.provenance import promote as run_promote
+
     result = run_promote(_engine(ctx), wanted, to)
     if result.accepted:
         if result.noop():
@@ -152,6 +151,8 @@ def impact(
     role, sep, version = change.partition("=")
     if not sep:
         raise UsageError("impact", change, "is not ROLE=VERSION", "e.g. artifacts impact crop_encoder=ce-v4")
+    from artifacts.provenance import impact as run_impact
+
     result = run_impact(_engine(ctx), role, version, collection)
     if as_json:
         print(json.dumps(result.record(), indent=1))
@@ -165,6 +166,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """CI check: models.yaml, lineage, contracts, trained_on keys, manifests. Exit 1 on any problem."""
+    from artifacts.provenance import check as run_check
+
     problems = run_check(_engine(ctx), collection)
     if as_json:
         print(json.dumps([{"kind": p.kind, "message": p.message, "roles": list(p.roles)} for p in problems], indent=1))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from artifacts.build import BuildResult, Task, TaskEvent
-from artifacts.plan import ExplainNode, StatusReport
-from artifacts.provenance import Impact
+if TYPE_CHECKING:
+    from artifacts.build import BuildResult, Task, TaskEvent
+    from artifacts.plan import ExplainNode, StatusReport
+    from artifacts.provenance import Impact
 
 _STYLE = {"FRESH": "green", "STALE": "yellow", "MISSING": "cyan", "FAILED": "red"}
 

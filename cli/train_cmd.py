@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from artifacts.errors import UsageError
 from artifacts.plugins import import_path
-from generators.trainers.shooter.config import Phase1Config, StreamSizes
-from generators.trainers.shooter.run import FEATURES_LAYER, HEATMAPS_LAYER, ROLE, DualStreamRequest, ShotDatasetFactory, train_dual_stream
+
+if TYPE_CHECKING:
+    from generators.trainers.shooter.run import ShotDatasetFactory
 
 train_app = typer.Typer(no_args_is_help=True, help="Train consumer models on the workspace's artifacts and register them in models.yaml.")
 out = Console(highlight=False, soft_wrap=True)
 
+# The trainer's defaults, written out so that `artifacts --help` does not import the trainer
+# (tests/test_cli_commands.py checks that they equal generators.trainers.shooter.run's).
 DEFAULT_DATASET = "generators.trainers.shooter.dataset:shot_dataset"
+DEFAULT_ROLE = "shooter"
+DEFAULT_HEATMAPS_LAYER = "shot-heatmaps"
+DEFAULT_FEATURES_LAYER = "videomae-features"
 
 
 def load_factory(spec: str) -> ShotDatasetFactory:
@@ -30,7 +35,7 @@ def load_factory(spec: str) -> ShotDatasetFactory:
         raise UsageError("dataset factory", spec, f"cannot be imported ({exc})", "pass --dataset MODULE:FUNCTION of an importable shot data set factory") from exc
     if not callable(factory):
         raise UsageError("dataset factory", spec, "is not callable", "name a function (engine, games) -> Dataset")
-    return cast(ShotDatasetFactory, factory)
+    return cast("ShotDatasetFactory", factory)
 
 
 @train_app.command("dual-stream")
@@ -41,7 +46,7 @@ def dual_stream(
     held_out: Annotated[list[str] | None, typer.Option("--held-out", help="Games to evaluate on (repeatable; default: the last fifth).")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 15,
     version: Annotated[str | None, typer.Option(help="Version to register (default: ds-<weights digest>).")] = None,
-    role: Annotated[str, typer.Option(help="Role to register the version under.")] = ROLE,
+    role: Annotated[str, typer.Option(help="Role to register the version under.")] = DEFAULT_ROLE,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
     seed: Annotated[int, typer.Option()] = 0,
@@ -52,11 +57,16 @@ def dual_stream(
     heads: Annotated[int, typer.Option(min=1)] = 4,
     attention: Annotated[str, typer.Option(help="clip: attend to every token; frame: to the query's token frame (cheaper).")] = "clip",
     dataset: Annotated[str, typer.Option(help="MODULE:FUNCTION building a shot data set from (engine, games).")] = DEFAULT_DATASET,
-    heatmaps_layer: Annotated[str, typer.Option(help="Layer of the shot heatmaps.")] = HEATMAPS_LAYER,
-    features_layer: Annotated[str, typer.Option(help="Layer of the cached video tokens.")] = FEATURES_LAYER,
+    heatmaps_layer: Annotated[str, typer.Option(help="Layer of the shot heatmaps.")] = DEFAULT_HEATMAPS_LAYER,
+    features_layer: Annotated[str, typer.Option(help="Layer of the cached video tokens.")] = DEFAULT_FEATURES_LAYER,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Phase 1 of the dual-stream shooter model (VideoMAE frozen: cached tokens), then register it."""
+    from rich.table import Table
+
+    from generators.trainers.shooter.config import Phase1Config, StreamSizes
+    from generators.trainers.shooter.run import DualStreamRequest, train_dual_stream
+
     if attention not in ("clip", "frame"):
         raise UsageError("--attention", attention, "is neither clip nor frame", "pass --attention clip or --attention frame")
     mode: Literal["clip", "frame"] = "clip" if attention == "clip" else "frame"

@@ -26,10 +26,6 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-import polars as pl
-import pyarrow as pa
-
 from artifacts import BuildContext, Generator, Params, Resources, TransientError
 
 
@@ -55,6 +51,9 @@ class TFrames(Generator):
     contracts: ClassVar[dict[str, str]] = {"embedding_dim": "crop_encoder"}
 
     def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+        import pyarrow as pa
+
         p = ctx.params
         assert isinstance(p, FrameParams)
         for name in ctx.source_names():
@@ -85,6 +84,8 @@ class TTracks(Generator):
     outputs = ("tracks.parquet",)
 
     def build(self, ctx: BuildContext) -> None:
+        import polars as pl
+
         det = ctx.upstream("t-frames").frame("detections.parquet")  # polars in, polars out
         bias = ctx.model("tracker").read_bytes()[0]
         ctx.write_table("tracks.parquet", det.select(((pl.col("v") + bias) % 7).cast(pl.Int64).alias("track")))
@@ -98,6 +99,8 @@ class TSummary(Generator):
     outputs = ("hist.zarr",)
 
     def build(self, ctx: BuildContext) -> None:
+        import numpy as np
+
         tracks = ctx.upstream("t-tracks").table("tracks.parquet").column("track").to_numpy()
         shots = len(_read(ctx, "shots").splitlines())
         hist = np.bincount(tracks, minlength=7).astype(np.float32) * shots

@@ -27,7 +27,7 @@ RECIPE_TAG = "recipe"
 class ModelRef(BaseModel):
     """A model as a recipe sees it: its role, version and weights digest."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     role: str
     version: str
@@ -40,7 +40,7 @@ class ModelRef(BaseModel):
 class Recipe(BaseModel):
     """How one artifact is made. See the module docstring for what belongs here."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     layer: str
     generator_version: str

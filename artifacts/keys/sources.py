@@ -2,7 +2,8 @@
 
 A fingerprint is what can be learned without reading content (size, mtime, ETag). The
 catalog recomputes a digest only when the fingerprint changed, so a registered source is
-hashed once however often status runs.
+hashed once however often status runs. Local paths are read with the standard library;
+fsspec is imported only for a remote URL.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-
-import fsspec
 
 from artifacts.errors import SourceError
 from artifacts.keys.hashing import hash_file, hash_stream
@@ -51,6 +50,8 @@ def fingerprint(game: str, name: str, url: str) -> Fingerprint:
         except FileNotFoundError:
             raise _missing(game, name, url) from None
         return Fingerprint(st.st_size, st.st_mtime, None)
+    import fsspec
+
     fs, p = fsspec.core.url_to_fs(url)
     try:
         info: dict[str, Any] = fs.info(p)
@@ -75,6 +76,8 @@ def digest(game: str, name: str, url: str) -> str:
     try:
         if path is not None:
             return hash_file(path)
+        import fsspec
+
         with fsspec.open(url, "rb") as f:
             return hash_stream(f)
     except FileNotFoundError:
@@ -85,4 +88,9 @@ def digest(game: str, name: str, url: str) -> str:
 
 def open_source(url: str) -> Any:
     """Open a source for binary reading (a context manager)."""
+    path = local_path(url)
+    if path is not None:
+        return open(path, "rb")
+    import fsspec
+
     return fsspec.open(url, "rb")

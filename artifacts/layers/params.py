@@ -12,4 +12,4 @@ from pydantic import BaseModel, ConfigDict
 class Params(BaseModel):
     """Base class of layer parameters: strict (no "2" for 2.0), immutable values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, strict=True)

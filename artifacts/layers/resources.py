@@ -21,7 +21,7 @@ class Resources(BaseModel):
     runs on CPUs with a note (see docs/writing-a-layer.md#resources).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, strict=True)
 
     cpus: float = Field(default=1.0, gt=0)
     gpus: float = Field(default=0.0, ge=0)

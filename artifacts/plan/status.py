@@ -39,7 +39,7 @@ class Cause(BaseModel):
     ``via`` is set when it sits upstream of the layer whose status is explained.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: str
     layer: str

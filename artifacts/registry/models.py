@@ -40,7 +40,7 @@ from artifacts.registry.yamlfile import line_of, load_yaml, parse_yaml
 class TrainedOn(BaseModel):
     """One artifact a model was trained on."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     layer: str
     game: str
@@ -56,7 +56,7 @@ class ModelVersion(BaseModel):
     (``crop_encoder: {embedding_dim: 64}``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     weights: str
     digest: str = Field(pattern=r"^xxh3-128:[0-9a-f]{32}$")
@@ -75,7 +75,7 @@ class RoleSpec(BaseModel):
     uses it to order retraining after precompute when a version records no ``trained_on``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     description: str = ""
     implementation: str = ""
@@ -86,7 +86,7 @@ class RoleSpec(BaseModel):
 class Evaluation(BaseModel):
     """An evaluation run (e.g. PTFE) that must be redone after the roles it reads change."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     description: str = ""
     after: list[str]
@@ -95,7 +95,7 @@ class Evaluation(BaseModel):
 class ModelsSpec(BaseModel):
     """The validated content of models.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
 
     schema_version: Literal[1] = Field(1, alias="schema")
     roles: dict[str, RoleSpec] = {}

@@ -40,7 +40,7 @@ _TAKE_TRIES = 5  # create/read/replace rounds before giving up to a competitor
 class LeaseRecord(BaseModel):
     """The content of a lease object."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     holder: str  # the attempt id (host-pid-random)
     host: str

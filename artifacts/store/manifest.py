@@ -23,7 +23,7 @@ MANIFEST_FORMAT = 1
 class OutputFile(BaseModel):
     """One file of an artifact, relative to the artifact's data directory."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     path: str
     size: int
@@ -33,7 +33,7 @@ class OutputFile(BaseModel):
 class Timings(BaseModel):
     """When and how long. ``build_s`` is the generator alone; ``total_s`` adds the framework."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     started: str
     finished: str
@@ -44,7 +44,7 @@ class Timings(BaseModel):
 class Builder(BaseModel):
     """Who built an artifact and with which libraries."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     host: str
     user: str
@@ -56,7 +56,7 @@ class Builder(BaseModel):
 class Manifest(BaseModel):
     """The record stored with an artifact; see the module docstring."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     format: Literal[1] = 1
     layer: str
@@ -73,7 +73,7 @@ class Manifest(BaseModel):
 class FailureRecord(BaseModel):
     """Why the last attempt at (layer, game, key) failed. Removed when it later succeeds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     layer: str
     game: str

@@ -19,7 +19,7 @@ from artifacts.store.store import Store
 class Pin(BaseModel):
     """One pinned artifact."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     layer: str
     game: str

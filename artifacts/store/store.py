@@ -30,16 +30,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import fsspec
 from pydantic import ValidationError
 
 from artifacts.errors import StoreError
-from artifacts.keys import hash_file, seconds_of
+from artifacts.keys import hash_file, local_path, seconds_of
 from artifacts.store.manifest import FailureRecord, Manifest, OutputFile
-from artifacts.store.objectstore import LocalBackend, backend_for
+from artifacts.store.objectstore import Backend, LocalBackend, backend_for
 
 STORE_FORMAT = 1
 _KEY_LEN = 32
@@ -132,6 +132,15 @@ class Store:
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url
         self.options = dict(options or {})
+        path = local_path(url)
+        if path is not None and not self.options:
+            # A local store needs no fsspec to list, read and commit; ``fs`` opens it on first use.
+            self.root = os.path.abspath(path).rstrip("/") or "/"
+            self.backend: Backend = LocalBackend(None, url)
+            self.local = True
+            return
+        import fsspec
+
         try:
             self.fs, self.root = fsspec.core.url_to_fs(url, **self.options)
         except ImportError as exc:  # the protocol's driver (s3fs, gcsfs) is not installed
@@ -141,6 +150,13 @@ class Store:
         self.backend = backend_for(self.fs, url)
         self.local = isinstance(self.backend, LocalBackend)
         self.root = self.root.rstrip("/")
+
+    @cached_property
+    def fs(self) -> Any:
+        """The fsspec filesystem of the store (remote stores set it when opened)."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem()
 
     # ----- layout -------------------------------------------------------------------------
 
@@ -167,11 +183,11 @@ class Store:
         """Refuse a store of an unknown format; True if the store exists. Never writes."""
         marker = self._p("STORE.json")
         try:
-            raw = self.fs.cat_file(marker)
-        except FileNotFoundError:
-            return False
+            raw = self._cat(marker)
         except OSError as exc:
             raise StoreError("store", self.url, f"is not reachable ({exc})", "check the store URL in artifacts.toml") from exc
+        if raw is None:
+            return False
         fmt = json.loads(raw).get("format")
         if fmt != STORE_FORMAT:
             raise StoreError("store", self.url, f"has format {fmt}, this version reads {STORE_FORMAT}", "upgrade the artifacts package or use another store")
@@ -257,12 +273,22 @@ class Store:
 
     def manifest(self, layer: str, game: str, key: str) -> Manifest | None:
         """The manifest of (layer, game, key), or None if that artifact does not exist."""
-        path = self.manifest_path(layer, game, key)
+        raw = self._cat(self.manifest_path(layer, game, key))
+        return None if raw is None else self.parse_manifest(layer, game, key, raw)
+
+    def _cat(self, path: str) -> bytes | None:
+        """The bytes of the object at ``path`` (one GET on object stores), None if absent."""
+        if self.local:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
         try:
-            raw = self.fs.cat_file(path)
+            body: bytes = self.fs.cat_file(path)
         except FileNotFoundError:
             return None
-        return self.parse_manifest(layer, game, key, raw)
+        return body
 
     @staticmethod
     def parse_manifest(layer: str, game: str, key: str, raw: bytes) -> Manifest:

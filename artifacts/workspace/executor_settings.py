@@ -18,7 +18,7 @@ class ExecutorSettings(BaseModel):
     Ray cluster to connect to (``auto``, ``HOST:PORT``, ``ray://HOST:PORT``); none: start a
     local Ray cluster for the build (or use ``RAY_ADDRESS`` when that is set, as Ray does)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: ExecutorKind = "local"
     ray_address: str | None = None

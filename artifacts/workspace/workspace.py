@@ -45,7 +45,7 @@ STATE_DIR = ".artifacts"
 class WorkspaceConfig(BaseModel):
     """The validated content of artifacts.toml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     store: str = "store"
     store_options: dict[str, Any] = {}
