@@ -1,6 +1,7 @@
 """``artifacts models ...``, ``promote``, ``impact`` and ``check``."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer reads the commands' annotations at every
+# start, and string annotations cost a compile each (about 15 ms of every command).
 
 import json
 from pathlib import Path
