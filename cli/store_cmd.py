@@ -4,20 +4,19 @@
 # start, and string annotations cost a compile each (about 15 ms of every command).
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from artifacts.errors import UsageError
-from artifacts.operations import DEFAULT_MIN_AGE_S, TransferReport, collect
-from artifacts.operations import delete as gc_delete
-from artifacts.operations import pull as run_pull
-from artifacts.operations import push as run_push
 from artifacts.store import drop_artifacts, list_pins, verify_store
 from artifacts.store import pin as run_pin
 from artifacts.store import unpin as run_unpin
+
+if TYPE_CHECKING:
+    from artifacts.operations import TransferReport
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -66,7 +65,7 @@ def verify(
 def gc(
     ctx: typer.Context,
     delete: Annotated[bool, typer.Option("--delete", help="Delete; without it gc only reports (a dry run).")] = False,
-    min_age: Annotated[float, typer.Option("--min-age", min=0, help="Seconds an unreferenced data or staging directory must be old to go.")] = DEFAULT_MIN_AGE_S,
+    min_age: Annotated[float | None, typer.Option("--min-age", min=0, help="Seconds an unreferenced data or staging directory must be old to go (default: one hour).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Delete what no collection, pin or trained_on reaches (a dry run unless --delete)."""
@@ -74,7 +73,10 @@ def gc(
     if not engine.store.check_format():
         out.print(f"no store at {engine.store.url}: nothing to collect")
         return
-    report = collect(engine, min_age)
+    from artifacts.operations import collect
+    from artifacts.operations import delete as gc_delete
+
+    report = collect(engine) if min_age is None else collect(engine, min_age)
     if delete:
         gc_delete(engine, report)
     if as_json:
@@ -142,7 +144,7 @@ def pins(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
         out.print("no pins")
 
 
-def _print_transfer(verb: str, r: TransferReport, as_json: bool) -> None:
+def _print_transfer(verb: str, r: "TransferReport", as_json: bool) -> None:
     if as_json:
         print(json.dumps({"source": r.source, "destination": r.destination, "copied": [list(a) for a in r.copied], "present": [list(a) for a in r.present],
                           "absent": [list(a) for a in r.absent], "failed": [{"artifact": list(a), "message": m} for a, m in r.failed], "bytes": r.bytes}, indent=1))
@@ -165,11 +167,15 @@ JsonOpt = Annotated[bool, typer.Option("--json")]
 
 def push(ctx: typer.Context, layer: LayersArg = None, remote: RemoteOpt = None, game: GamesOpt = None, collection: CollectionOpt = None, jobs: JobsOpt = 4, as_json: JsonOpt = False) -> None:
     """Copy the collection's artifacts from the local store to the remote one (digests checked)."""
+    from artifacts.operations import push as run_push
+
     _print_transfer("pushed", run_push(_engine(ctx), remote, layer or None, collection, game or None, jobs), as_json)
 
 
 def pull(ctx: typer.Context, layer: LayersArg = None, remote: RemoteOpt = None, game: GamesOpt = None, collection: CollectionOpt = None, jobs: JobsOpt = 4, as_json: JsonOpt = False) -> None:
     """Copy the collection's artifacts from the remote store into the local one (digests checked)."""
+    from artifacts.operations import pull as run_pull
+
     _print_transfer("pulled", run_pull(_engine(ctx), remote, layer or None, collection, game or None, jobs), as_json)
 
 

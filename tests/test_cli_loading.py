@@ -44,7 +44,7 @@ def test_help_loads_no_heavy_library_and_no_generator(tmp_path: Path) -> None:
     assert _heavy(modules) == []
     assert sorted(m for m in modules if m.startswith("generators")) == []
     # building, provenance and store-wide operations load with their commands
-    assert sorted(m for m in modules if m.startswith(("artifacts.build", "artifacts.provenance"))) == []
+    assert sorted(m for m in modules if m.startswith(("artifacts.build", "artifacts.provenance", "artifacts.operations"))) == []
 
 
 def test_status_of_a_local_workspace_loads_only_layer_declarations(ws: Ws, tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_status_of_a_local_workspace_loads_only_layer_declarations(ws: Ws, tmp_p
     assert "layers_for_tests" in modules  # the probe sees the workspace's layers discovered
     # no built-in model, trainer or renderer is loaded, nor the build machinery
     assert sorted(m for m in modules if m.startswith("generators.") and not m.startswith(("generators.layers", "generators.demo"))) == []
-    assert "artifacts.build" not in modules
+    assert "artifacts.build" not in modules and "artifacts.operations" not in modules
 
 
 def test_status_with_every_built_in_layer_loads_only_their_declarations(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -175,6 +174,8 @@ def verify_store(
         for game, keys in sorted(store.list_layer(layer, ("manifests",)).committed.items()):
             if wanted is None or game in wanted:
                 todo.extend((layer, game, key) for key in sorted(keys))
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for (layer, game, key), (problems, files, nbytes) in zip(todo, pool.map(lambda t: verify_artifact(store, *t), todo)):
             report.artifacts += 1
