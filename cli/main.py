@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: typer reads the commands' annotations at every
 # start, and string annotations cost a compile each (about 15 ms of every command).
 
+import gc
 import json
 import os
 import sys
@@ -282,7 +283,11 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run_cli(app, sys.argv[1:]))
+    code = run_cli(app, sys.argv[1:])
+    # The command is done: spare what it built (10^5 objects for status at 10,000 games) the
+    # collector's last full pass at interpreter exit, measured at 60 ms. Exit handlers still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
