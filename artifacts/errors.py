@@ -76,6 +76,15 @@ class CorruptArtifactError(StoreError):
     """A stored output file is missing or differs from the digest its manifest records."""
 
 
+class CorruptChunkError(CorruptArtifactError):
+    """A committed chunk's output file is missing or differs from its record: the chunk is
+    dropped and computed again. ``index`` is the chunk's number."""
+
+    def __init__(self, index: int, thing: str, value: object, problem: str, fix: str) -> None:
+        self.index = index
+        super().__init__(thing, value, problem, fix)
+
+
 class LayerDefinitionError(ConfigError):
     """A generator declares itself inconsistently (cycle, unknown upstream, bad params)."""
 

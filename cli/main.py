@@ -180,12 +180,35 @@ def build(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print each task with its reason; build nothing.")] = False,
     executor: Annotated[str | None, typer.Option("--executor", help="Where tasks run: local (worker processes) or ray. Default: [executor] in artifacts.toml, else local.")] = None,
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster to use (auto, HOST:PORT, ray://HOST:PORT). Default: start a local one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per build event (progress included), then a summary.")] = False,
 ) -> None:
     """Build LAYER and whatever upstream is stale or missing. Exit 0 only if all is FRESH."""
     engine = _state(ctx).engine()
     settings = engine.workspace.config.executor.override(executor, ray_address)
-    report = _build_and_print(engine, layer, game, collection, jobs, retries, dry_run, settings)
+    if as_json:
+        report = _build_json(engine, layer, game, collection, jobs, retries, dry_run, settings)
+    else:
+        report = _build_and_print(engine, layer, game, collection, jobs, retries, dry_run, settings)
     _exit(0 if report.ok() else 1)
+
+
+def _build_json(engine: Engine, layer: list[str], game: list[str] | None, collection: str | None, jobs: int, retries: int, dry_run: bool,
+                settings: "ExecutorSettings | None") -> api.BuildReport:
+    """``api.build`` printing every event as one JSON line, then one ``summary`` line."""
+
+    def emit(record: dict[str, object]) -> None:
+        print(json.dumps(record), flush=True)
+
+    def on_plan(tasks: "list[Task]") -> None:
+        emit({"event": "plan", "tasks": [{"layer": t.layer, "game": t.game, "key": t.key, "reason": t.reason} for t in tasks]})
+
+    report = api.build(engine, layer, collection, game, jobs, retries, dry_run, lambda ev: emit(ev.record()), on_plan, settings,
+                       lambda note: emit({"event": "note", "message": note}))
+    summary: dict[str, object] = {"event": "summary", "ok": report.ok()}
+    if report.result is not None:
+        summary |= {k: report.result.count(k) for k in ("built", "reused", "failed", "skipped", "blocked")} | {"wall_s": round(report.result.wall_s, 3)}
+    emit(summary)
+    return report
 
 
 def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, collection: str | None, jobs: int, retries: int, dry_run: bool,
@@ -211,6 +234,8 @@ def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, c
         if ev.kind in ("built", "reused", "failed", "skipped", "blocked"):
             progress.advance(bar)
             progress.update(bar, description=f"{ev.task.layer} {ev.task.game}")
+        if ev.kind == "progress" and ev.progress is not None:  # inside a chunked task
+            progress.update(bar, description=f"{ev.task.layer} {ev.task.game}: {ev.progress.text()}")
         if ev.kind in ("failed", "blocked"):
             failures.append(ev)
         if ev.outcome is not None and ev.outcome.warnings:

@@ -88,10 +88,10 @@ def gc(
         }, indent=1))
         return
     t = Table(title=f"gc of {engine.store.url}" + ("" if delete else " (dry run: nothing deleted; pass --delete)"))
-    for col in ("layer", "kept", "kept bytes", "artifacts to delete" if not delete else "artifacts deleted", "orphaned data dirs", "bytes", "failure records", "dead leases"):
+    for col in ("layer", "kept", "kept bytes", "artifacts to delete" if not delete else "artifacts deleted", "orphaned data dirs", "chunk dirs", "bytes", "failure records", "dead leases"):
         t.add_column(col, justify="left" if col == "layer" else "right")
     for layer, s in report.layers().items():
-        t.add_row(layer, f"{s.kept:,}", _size(s.kept_bytes), f"{s.artifacts:,}", f"{s.orphans:,}", _size(s.bytes), f"{s.failures:,}", f"{s.leases:,}")
+        t.add_row(layer, f"{s.kept:,}", _size(s.kept_bytes), f"{s.artifacts:,}", f"{s.orphans:,}", f"{s.chunks:,}", _size(s.bytes), f"{s.failures:,}", f"{s.leases:,}")
     out.print(t)
     staging = [it for it in report.items if it.kind == "staging"]
     if staging:

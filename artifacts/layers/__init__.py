@@ -8,7 +8,8 @@ tasks (issue 11) declare their chunks here. Depends on store, registry, workspac
 
 from __future__ import annotations
 
-from artifacts.layers.context import ArtifactReader, BuildContext, ModelHandle
+from artifacts.layers.chunks import Chunk, ChunkContext, ChunkPlan, ChunkReader
+from artifacts.layers.context import ArtifactReader, BuildContext, ModelHandle, OutputsReader
 from artifacts.layers.dag import LayerDag
 from artifacts.layers.generator import Generator, resolve_params, select_sources, validate_generator
 from artifacts.layers.params import Params
@@ -18,10 +19,15 @@ from artifacts.layers.resources import Resources
 __all__ = [
     "ArtifactReader",
     "BuildContext",
+    "Chunk",
+    "ChunkContext",
+    "ChunkPlan",
+    "ChunkReader",
     "Generator",
     "LayerDag",
     "LayerRegistry",
     "ModelHandle",
+    "OutputsReader",
     "Params",
     "Resources",
     "resolve_params",

@@ -16,6 +16,10 @@ compute its recipe without running it, and implements :meth:`Generator.build`::
 
         def build(self, ctx: BuildContext) -> None: ...
 
+A layer whose tasks are long (a whole broadcast) declares chunks instead of ``build``:
+``chunk_size`` and the methods ``plan_chunks``, ``build_chunk`` and ``merge_chunks`` (see
+:mod:`artifacts.layers.chunks`).
+
 Layers reach the engine through a registry (entry points in the ``artifacts.layers`` group,
 or ``layers = [...]`` import paths in artifacts.toml), never by the engine importing them.
 """
@@ -33,6 +37,7 @@ from artifacts.layers.params import Params
 from artifacts.layers.resources import Resources
 
 if TYPE_CHECKING:
+    from artifacts.layers.chunks import ChunkContext, ChunkPlan, ChunkReader
     from artifacts.layers.context import BuildContext
     from artifacts.workspace import Source
 
@@ -50,6 +55,7 @@ class Generator:
     contracts: ClassVar[dict[str, str]] = {}
     resources: ClassVar[Resources] = Resources()
     description: ClassVar[str] = ""
+    chunk_size: ClassVar[int] = 0  # chunked layers: default units per chunk (artifacts.toml [chunk_size] overrides)
 
     def build(self, ctx: BuildContext) -> None:
         """Produce the outputs of one game into ``ctx``'s staging place.
@@ -59,6 +65,35 @@ class Generator:
         for failures worth retrying and any other exception for permanent ones.
         """
         raise NotImplementedError(f"{type(self).__name__}.build")
+
+    # A chunked layer implements these three instead of build (see artifacts.layers.chunks).
+
+    def plan_chunks(self, ctx: BuildContext, size: int) -> ChunkPlan:
+        """Split this task into chunks of about ``size`` units each (at least one chunk).
+
+        Contract: read sources and upstream through ``ctx``, write nothing; the same inputs
+        and ``size`` give the same plan. The engine stores the first plan made for a key and
+        every builder of that key uses it.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.plan_chunks")
+
+    def build_chunk(self, ctx: ChunkContext) -> None:
+        """Write the outputs of chunk ``ctx.chunk`` into ``ctx``'s staging place. Same contract
+        as :meth:`build`; a chunk that continues another reads it with ``ctx.previous()``."""
+        raise NotImplementedError(f"{type(self).__name__}.build_chunk")
+
+    def merge_chunks(self, ctx: BuildContext, chunks: list[ChunkReader]) -> None:
+        """Write the artifact's declared outputs from the committed chunks, in plan order.
+
+        Contract: the result does not depend on the chunk size (a chunked build equals an
+        unchunked one), and memory stays bounded: stream the chunks, do not load them all.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.merge_chunks")
+
+    @classmethod
+    def is_chunked(cls) -> bool:
+        """Whether the layer's tasks run as chunks (it implements :meth:`plan_chunks`)."""
+        return cls.plan_chunks is not Generator.plan_chunks
 
 
 def validate_generator(cls: type[Generator], origin: str) -> type[Generator]:
@@ -77,6 +112,12 @@ def validate_generator(cls: type[Generator], origin: str) -> type[Generator]:
         check_layer_name(up)
     for role in cls.models:
         check_role(role)
+    if cls.is_chunked():
+        for method in ("build_chunk", "merge_chunks"):
+            if getattr(cls, method) is getattr(Generator, method):
+                raise LayerDefinitionError(f"generator {origin}", method, "is missing: a layer with plan_chunks is chunked", f"implement {method}")
+        if not (isinstance(cls.chunk_size, int) and cls.chunk_size > 0):
+            raise LayerDefinitionError(f"generator {origin}", "chunk_size", "is not a positive int", "set chunk_size = units per chunk, e.g. 3000 frames")
     for name, role in cls.contracts.items():
         if role not in cls.models:
             raise LayerDefinitionError(f"generator {origin}", name, f"follows role {role}, which the layer does not declare in models", "add the role or fix the contract")

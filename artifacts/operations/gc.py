@@ -13,9 +13,12 @@ keys, followed through the manifests); a collection's expected keys already incl
 
 Everything else is garbage: artifacts no root reaches (manifest, then data directory),
 failure records of keys no root reaches, data directories no manifest references (crashed or
-lost attempts), dead leases, and staging directories of dead builders. A data directory or
-staging directory is only removed when it is older than ``min_age_s`` and no live lease
-covers its key, so that an attempt in progress (a build about to publish, a pull) is never
+lost attempts), dead leases, staging directories of dead builders, and the chunks of chunked
+tasks (``<key>.chunks``, :mod:`artifacts.store.chunks`) whose key is committed already or no
+longer wanted by any root. The chunks of a wanted key that is not committed yet are kept: they
+are a build's work in progress, which the next build resumes. A data directory, chunks
+directory or staging directory is only removed when it is older than ``min_age_s`` and no
+live lease covers its key (or one of its chunks), so that an attempt in progress (a build about to publish, a pull) is never
 touched. :func:`collect` only looks; :func:`delete` removes what it found.
 """
 
@@ -33,11 +36,21 @@ from typing import Literal
 from artifacts.errors import StoreError
 from artifacts.keys import seconds_of
 from artifacts.plan import Engine
-from artifacts.store import Store, attempt_is_dead_here, is_dead, list_pins, read_lease, remove_dead_lease
+from artifacts.store import (
+    CHUNKS_SUFFIX,
+    Store,
+    attempt_is_dead_here,
+    is_chunks_dir,
+    is_dead,
+    list_pins,
+    read_lease,
+    read_lease_at,
+    remove_dead_lease,
+)
 
 DEFAULT_MIN_AGE_S = 3600.0
 
-ItemKind = Literal["artifact", "orphan", "failure", "lease", "staging"]
+ItemKind = Literal["artifact", "orphan", "chunks", "failure", "lease", "staging"]
 ArtifactId = tuple[str, str, str]  # (layer, game, key)
 
 
@@ -64,12 +77,14 @@ class LayerSummary:
     artifact_bytes: int = 0
     orphans: int = 0  # unreferenced data directories to delete
     orphan_bytes: int = 0
+    chunks: int = 0  # chunks directories of committed or unwanted keys to delete
+    chunk_bytes: int = 0
     failures: int = 0
     leases: int = 0
 
     @property
     def bytes(self) -> int:
-        return self.artifact_bytes + self.orphan_bytes
+        return self.artifact_bytes + self.orphan_bytes + self.chunk_bytes
 
 
 @dataclass
@@ -94,6 +109,9 @@ class GcReport:
             elif it.kind == "orphan":
                 s.orphans += 1
                 s.orphan_bytes += it.bytes
+            elif it.kind == "chunks":
+                s.chunks += 1
+                s.chunk_bytes += it.bytes
             elif it.kind == "failure":
                 s.failures += 1
             elif it.kind == "lease":
@@ -194,7 +212,7 @@ def _listdir(path: Path) -> list[str]:
 
 def _referenced(store: Store, layer: str, game: str, key: str, dirs: list[str]) -> str | None:
     """The data directory name the manifest of (layer, game, key) references."""
-    candidates = [d for d in dirs if d.startswith(key + ".")]
+    candidates = [d for d in dirs if d.startswith(key + ".") and not is_chunks_dir(d)]
     if len(candidates) == 1:  # the usual case: no need to read the manifest
         return candidates[0]
     try:
@@ -202,6 +220,23 @@ def _referenced(store: Store, layer: str, game: str, key: str, dirs: list[str]) 
     except StoreError:
         return None
     return m.data.rsplit("/", 1)[-1] if m is not None else None
+
+
+def _chunks_item(store: Store, layer: str, game: str, d: str, info: _Dir, committed: list[str], keep: dict[ArtifactId, set[str]],
+                 live_keys: set[tuple[str, str]], min_age_s: float, now: float) -> Item | None:
+    """The chunks directory ``d`` of (layer, game) as an item to delete, or None to keep it."""
+    key = d[: -len(CHUNKS_SUFFIX)]
+    if (game, key) in live_keys:
+        return None  # its merge (or whole build) is running: it removes them itself
+    if key not in committed and (layer, game, key) in keep:
+        return None  # work in progress of a wanted key: the next build resumes from it
+    if now - info.newest < min_age_s:
+        return None  # too young to judge
+    base = f"{layer}/data/{game}/{d}"
+    for name in store.backend.names(store.data_path(base)):
+        if name.endswith(".lease.json") and not is_dead(read_lease_at(store, store.data_path(f"{base}/{name}")), now):
+            return None  # a chunk is being computed
+    return Item("chunks", layer, game, key, base, info.bytes)
 
 
 def collect(engine: Engine, min_age_s: float = DEFAULT_MIN_AGE_S, now: float | None = None) -> GcReport:
@@ -239,6 +274,11 @@ def collect(engine: Engine, min_age_s: float = DEFAULT_MIN_AGE_S, now: float | N
         for (game, d), info in sorted(dirs.items()):
             if (game, d) in referenced:
                 continue
+            if is_chunks_dir(d):
+                item = _chunks_item(store, layer, game, d, info, listing.committed.get(game, []), keep, live_keys, min_age_s, now)
+                if item is not None:
+                    report.items.append(item)
+                continue
             key, _, attempt = d.partition(".")
             if (game, key) in live_keys:
                 continue  # someone is building that key: this may be their upload
@@ -271,7 +311,7 @@ def delete(engine: Engine, report: GcReport, on_item: Callable[[Item], None] | N
                 m = None
             if m is not None:
                 store.remove_artifact(m)
-        elif it.kind == "orphan":
+        elif it.kind in ("orphan", "chunks"):
             store.remove_tree(it.path)
         elif it.kind == "failure":
             try:

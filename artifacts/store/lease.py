@@ -191,7 +191,11 @@ def is_dead(record: LeaseRecord | None, now: float) -> bool:
 
 def acquire(store: Store, layer: str, game: str, key: str, holder: str, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> Lease | Held:
     """Take the lease of (layer, game, key) for attempt ``holder``, or say who holds it."""
-    path = store.lease_path(layer, game, key)
+    return acquire_at(store, store.lease_path(layer, game, key), holder, ttl_s, clock)
+
+
+def acquire_at(store: Store, path: str, holder: str, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> Lease | Held:
+    """Take the lease object at ``path`` (a key's, or a chunk's) for ``holder``, or say who holds it."""
     backend = store.backend
     current: LeaseRecord | None = None
     for _ in range(_TAKE_TRIES):
@@ -218,13 +222,22 @@ def acquire(store: Store, layer: str, game: str, key: str, holder: str, ttl_s: f
 
 def read_lease(store: Store, layer: str, game: str, key: str) -> LeaseRecord | None:
     """The current lease of a key, if any and readable."""
-    seen = store.backend.read(store.lease_path(layer, game, key))
+    return read_lease_at(store, store.lease_path(layer, game, key))
+
+
+def read_lease_at(store: Store, path: str) -> LeaseRecord | None:
+    """The lease object at ``path``, if any and readable."""
+    seen = store.backend.read(path)
     return None if seen is None else _parse(seen[0])
 
 
 def remove_dead_lease(store: Store, layer: str, game: str, key: str, now: float | None = None) -> bool:
     """Delete the lease of a key if it is dead (for gc); False if absent, live or changed."""
-    path = store.lease_path(layer, game, key)
+    return remove_dead_lease_at(store, store.lease_path(layer, game, key), now)
+
+
+def remove_dead_lease_at(store: Store, path: str, now: float | None = None) -> bool:
+    """Delete the lease object at ``path`` if it is dead; False if absent, live or changed."""
     seen = store.backend.read(path)
     if seen is None or not is_dead(_parse(seen[0]), time.time() if now is None else now):
         return False

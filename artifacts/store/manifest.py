@@ -68,6 +68,7 @@ class Manifest(BaseModel):
     contracts: dict[str, JsonValue] = {}
     timings: Timings
     builder: Builder
+    chunks: int = 0  # how many committed chunks it was merged from; 0: built whole
 
 
 class FailureRecord(BaseModel):

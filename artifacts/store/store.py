@@ -354,26 +354,34 @@ class Store:
         object stores (the caller owns it), moved into the store on local ones.
         """
         final = self.manifest_path(staging.layer, staging.game, staging.key)
-        data = self._p(manifest.data)
-        body = manifest.model_dump_json(indent=1).encode()
+        return self.publish(staging.dir, manifest.data, final, manifest.model_dump_json(indent=1).encode(), manifest.outputs)
+
+    def publish(self, src: Path, data: str, record: str, body: bytes, outputs: list[OutputFile]) -> bool:
+        """The commit protocol for any record over a data directory (artifacts, chunks).
+
+        Move (local) or upload (object stores) the files of ``src`` to ``data`` (relative to the
+        root), then create ``record`` (a full path) with ``body`` exclusively: the first writer
+        wins. Returns False when ``record`` already existed; then ``data`` is removed again.
+        """
+        dest = self._p(data)
         if self.local:
-            Path(data).parent.mkdir(parents=True, exist_ok=True)
-            os.rename(staging.dir, data)
-            if self.backend.create(final, body, durable=True) is None:
-                shutil.rmtree(data)
+            Path(dest).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(src, dest)
+            if self.backend.create(record, body, durable=True) is None:
+                shutil.rmtree(dest)
                 return False
             return True
         self.backend.check_writable()
-        uploads = [(str(staging.dir / o.path), f"{data}/{o.path}") for o in manifest.outputs]
+        uploads = [(str(src / o.path), f"{dest}/{o.path}") for o in outputs]
         try:
             if uploads:
                 self.fs.put([lp for lp, _ in uploads], [rp for _, rp in uploads])
         except BaseException:
-            self.remove_tree(manifest.data)  # a failed upload leaves no partial data behind
+            self.remove_tree(data)  # a failed upload leaves no partial data behind
             raise
-        # The manifest last, with a conditional create (S3 If-None-Match: *): the first writer wins.
-        if self.backend.create(final, body) is None:
-            self.remove_tree(manifest.data)
+        # The record last, with a conditional create (S3 If-None-Match: *): the first writer wins.
+        if self.backend.create(record, body) is None:
+            self.remove_tree(data)
             return False
         return True
 
@@ -435,7 +443,7 @@ class Store:
         if self.local:
             game_dir = Path(self._p(layer, "data", game))
             for d in _entries(game_dir):
-                if not d.startswith(key + ".") or d == live_data:
+                if not d.startswith(key + ".") or d == live_data or d.endswith(".chunks"):  # chunks: kept for resume
                     continue
                 attempt = d[len(key) + 1:]
                 if attempt == dead or attempt_is_dead_here(attempt):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from artifacts.errors import CorruptArtifactError, StoreError
+from artifacts.errors import CorruptArtifactError, CorruptChunkError, StoreError
 from artifacts.keys import hash_file, hash_stream
+from artifacts.store.chunks import ChunkRecord
 from artifacts.store.manifest import Manifest, OutputFile
 from artifacts.store.store import Store
 
@@ -71,8 +72,8 @@ def _file_digest(store: Store, path: str, size: int) -> str:
         return hash_stream(f, size)
 
 
-def output_problem(store: Store, manifest: Manifest, out: OutputFile, size: int | None = None) -> Problem | None:
-    """The problem with one output file of ``manifest``, or None when it matches.
+def output_problem(store: Store, manifest: Manifest | ChunkRecord, out: OutputFile, size: int | None = None) -> Problem | None:
+    """The problem with one output file of ``manifest`` (or of a chunk's record), or None when it matches.
 
     ``size`` is the size already known from a listing (None: ask the filesystem).
     """
@@ -97,9 +98,14 @@ def output_problem(store: Store, manifest: Manifest, out: OutputFile, size: int 
     return None
 
 
-def check_output(store: Store, manifest: Manifest, out: OutputFile) -> None:
-    """Raise :class:`CorruptArtifactError` unless the output file matches its manifest."""
+def check_output(store: Store, manifest: Manifest | ChunkRecord, out: OutputFile) -> None:
+    """Raise :class:`CorruptArtifactError` unless the output file matches its manifest (or chunk record)."""
     p = output_problem(store, manifest, out)
+    if p is not None and isinstance(manifest, ChunkRecord):
+        raise CorruptChunkError(
+            manifest.index, f"chunk {manifest.index} of {p.layer}/{p.game}", p.key, f"output {p.path} is corrupt ({p.kind}: {p.detail})",
+            "build again: a corrupt chunk is computed anew",
+        )
     if p is not None:
         raise CorruptArtifactError(
             f"artifact {p.layer}/{p.game}", p.key, f"output {p.path} is corrupt ({p.kind}: {p.detail})",

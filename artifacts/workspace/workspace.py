@@ -20,6 +20,8 @@
     max_gap = 30
 
     [combiner_params.clips-combined]  # parameters per combiner (artifacts.operations.combine), likewise
+    [chunk_size]                 # units per chunk of chunked layers (never part of a key)
+    frame-level = 3000
     [executor]                   # where build tasks run (see docs/scaling.md)
     kind = "local"               # "local" (worker processes) or "ray"
     ray_address = "auto"         # with kind = "ray": the cluster; absent: start a local one
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -59,6 +61,7 @@ class WorkspaceConfig(BaseModel):
     entry_points: bool = True
     params: dict[str, dict[str, Any]] = {}
     combiner_params: dict[str, dict[str, Any]] = {}
+    chunk_size: dict[str, Annotated[int, Field(gt=0)]] = {}
     executor: ExecutorSettings = ExecutorSettings()
 
 

@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Self
 
-from artifacts.build.execute import Outcome, TaskSpec
+from artifacts.build.task import Outcome, TaskSpec
 from artifacts.layers import Resources
 
 
@@ -57,7 +57,7 @@ class Executor(ABC):
 
 def worker_lost(spec: TaskSpec, message: str) -> Outcome:
     """The outcome of an attempt whose worker died under it: transient, so it is retried."""
-    return Outcome(spec.layer, spec.game, spec.key, False, error="WorkerDied", message=message, transient=True)
+    return Outcome(spec.layer, spec.game, spec.key, False, error="WorkerDied", message=message, transient=True, step=spec.step, chunk=spec.chunk)
 
 
 def relay(out: Future[Outcome], inner: Future[Outcome], lost: Callable[[BaseException], Outcome | None]) -> None:

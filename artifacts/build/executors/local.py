@@ -13,8 +13,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
-from artifacts.build.execute import Outcome, TaskExecutor, TaskSpec, init_worker, run_in_worker
+from artifacts.build.execute import TaskExecutor, init_worker, run_in_worker
 from artifacts.build.executors.base import Executor, relay, worker_lost
+from artifacts.build.task import Outcome, TaskSpec
 from artifacts.layers import Resources
 from artifacts.plan import Engine
 

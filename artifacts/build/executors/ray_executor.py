@@ -39,8 +39,9 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from artifacts.build.execute import Outcome, TaskExecutor, TaskSpec
+from artifacts.build.execute import TaskExecutor
 from artifacts.build.executors.base import Executor, relay, worker_lost
+from artifacts.build.task import Outcome, TaskSpec
 from artifacts.errors import ArtifactsError, ExecutorError
 from artifacts.layers import Resources
 from artifacts.plan import Engine, EngineSpec
@@ -193,5 +194,5 @@ def run_task(engine: EngineSpec, build: str, spec: TaskSpec) -> Outcome:
         try:
             _WORKER["executor"] = (build, TaskExecutor(Engine.from_spec(engine)))
         except ArtifactsError as exc:  # the workspace cannot be opened on this node: fails the task
-            return Outcome(spec.layer, spec.game, spec.key, False, error=type(exc).__name__, message=exc.line(), detail="".join(traceback.format_exception(exc)))
+            return Outcome(spec.layer, spec.game, spec.key, False, error=type(exc).__name__, message=exc.line(), detail="".join(traceback.format_exception(exc)), step=spec.step, chunk=spec.chunk)
     return _WORKER["executor"][1].run(spec)
