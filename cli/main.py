@@ -238,7 +238,7 @@ def _build_and_print(engine: Engine, layer: list[str], game: list[str] | None, c
             progress.update(bar, description=f"{ev.task.layer} {ev.task.game}: {ev.progress.text()}")
         if ev.kind in ("failed", "blocked"):
             failures.append(ev)
-        if ev.outcome is not None and ev.outcome.warnings:
+        if ev.outcome is not None and (ev.outcome.warnings or ev.outcome.signals) and ev.kind in ("built", "reused"):
             warned.append(ev)
         if ev.kind == "retry":
             err.print(f"retrying {ev.task.layer} {ev.task.game} (attempt {ev.attempt} failed: {ev.message})", highlight=False)

@@ -36,6 +36,10 @@ def print_status(console: Console, report: StatusReport, max_games: int = 5) -> 
         shown = ", ".join(g.games[:max_games]) + (f", ... (+{n - max_games})" if n > max_games else "")
         reason = f": {g.reason}" if g.reason else ""
         console.print(f"[{_STYLE[g.state.value]}]{g.state.value}[/] {g.layer} {n} game{'s' if n != 1 else ''}{reason}  [dim]({shown})[/]", highlight=False)
+    for sg in report.signal_groups():
+        n = len(sg.games)
+        shown = ", ".join(sg.games[:max_games]) + (f", ... (+{n - max_games})" if n > max_games else "")
+        console.print(f"[magenta]{sg.kind.upper()}[/] {sg.layer} {n} game{'s' if n != 1 else ''}: {escape(sg.text())}  [dim]({shown})[/]", highlight=False)
 
 
 def print_plan(console: Console, tasks: list[Task]) -> None:
@@ -62,10 +66,14 @@ def summary_table(result: BuildResult) -> Table:
 
 
 def print_warnings(console: Console, events: list[TaskEvent]) -> None:
-    """What generators reported with ``ctx.warn``, one line each, per task."""
+    """What generators reported with ``ctx.warn``, one line each, per task; then the items
+    they skipped and the caps they hit (the artifact's signals), one line each."""
     for ev in events:
         for line in ev.outcome.warnings if ev.outcome else ():
             console.print(f"[yellow]WARNING[/] {ev.task.layer} {ev.task.game}: {escape(line)}", highlight=False)
+    for ev in events:
+        for sig in ev.outcome.signals if ev.outcome else ():
+            console.print(f"[magenta]{sig.kind.upper()}[/] {ev.task.layer} {ev.task.game}: {escape(sig.text())}", highlight=False)
 
 
 def explain_tree(node: ExplainNode) -> Tree:

@@ -13,7 +13,8 @@ Behaviour is driven by the source's content and files beside it, never by global
   source directories (one small O_APPEND write), so tests count what was computed, where;
 * a source containing ``CHUNKFAIL`` fails permanently in the chunk that holds those bytes;
 * ``CHUNKFLAKY <n>`` fails transiently in that chunk until ``n`` attempts were made (counted
-  in a file beside the source).
+  in a file beside the source);
+* bytes 255 are skipped items (``ctx.skipped``), so that signals add up across chunks.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class TChunked(Generator):
             counter.write_text(str(n))
             if n < need:
                 raise TransientError("decoder", name, f"busy on attempt {n}", "retry")
+        ctx.skipped("bytes", data.count(b"\xff"), len(data), "byte 255 is reserved", "re-export the source without it", [f"{name}@{start}"])
         carried = 0
         if ctx.chunk.after is not None:
             with ctx.previous().open("state.json") as f:

@@ -135,7 +135,25 @@ class TSlow(Generator):
             f.write(data[16:])
 
 
-ALL = ["layers_for_tests:TFrames", "layers_for_tests:TTracks", "layers_for_tests:TSummary", "layers_for_tests:TSlow", "layers_for_tests:TModeled"]
+class TPicky(Generator):
+    """Counts a source's bytes; zero bytes are items it cannot use (skipped), bytes above 250
+    hit its cap (capped)."""
+
+    name = "t-picky"
+    version = "1"
+    sources = ("kind:video",)
+    outputs = ("count.json",)
+
+    def build(self, ctx: BuildContext) -> None:
+        for name in ctx.source_names():
+            data = _read(ctx, name)
+            zeros = [i for i, b in enumerate(data) if b == 0]
+            ctx.skipped("bytes", len(zeros), len(data), "a zero byte carries nothing", "fill the holes in the export", [f"{name}@{i}" for i in zeros])
+            ctx.capped("bytes", sum(1 for b in data if b > 250), len(data), "the counter saturates at 250", "raise params.t-picky.cap (not implemented)")
+        ctx.output_path("count.json").write_text(json.dumps({n: len(_read(ctx, n)) for n in ctx.source_names()}))
+
+
+ALL = ["layers_for_tests:TFrames", "layers_for_tests:TPicky", "layers_for_tests:TTracks", "layers_for_tests:TSummary", "layers_for_tests:TSlow", "layers_for_tests:TModeled"]
 
 
 class ByteModel:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from artifacts.build.task import Outcome, TaskInputs, TaskSpec, check_declared_outputs, now_utc
+from artifacts.build.task import Outcome, TaskInputs, TaskSpec, check_declared_outputs, check_signals, now_utc
 from artifacts.errors import BuildError, CorruptChunkError, StoreError, TransientError
 from artifacts.layers import BuildContext, Chunk, ChunkContext, ChunkPlan, ChunkReader
 from artifacts.plan import Engine
@@ -41,9 +41,11 @@ from artifacts.store import (
     commit_chunk,
     committed_chunks,
     drop_chunk,
+    merge_signals,
     read_chunk,
     read_plan,
     remove_chunks,
+    reported,
     sweep_dead_chunk_attempts,
     write_plan,
 )
@@ -135,7 +137,7 @@ class ChunkSteps:
                     layer=layer, game=game, key=key, index=index, label=chunk.label, units=chunk.units,
                     data=chunk_data_dir(layer, game, key, index, attempt), outputs=store.outputs_of(staging),
                     timings=Timings(started=inputs.started, finished=now_utc(), build_s=build_s, total_s=time.perf_counter() - inputs.t0),
-                    builder=self._builder(attempt),
+                    builder=self._builder(attempt), signals=ctx.signals,
                 )
                 published = commit_chunk(store, staging.dir, record)
         return self._outcome(spec, inputs, published=published, build_s=build_s, units=chunk.units, warnings=tuple(ctx.warnings))
@@ -178,14 +180,19 @@ class ChunkSteps:
                     return self._outcome(spec, inputs, ok=False, transient=True, redo=(exc.index,), error="CorruptChunk", message=exc.line())
                 build_s = time.perf_counter() - tb
                 check_declared_outputs(inputs.generator, staging.dir, spec)
+                merged = merge_signals([s for r in records.values() if r is not None for s in r.signals] + ctx.signals)
+                check_signals(spec, merged)
+                signals = reported(merged)
+                if signals:
+                    store.write_signals(layer, game, key, signals)
                 manifest = Manifest(
                     layer=layer, game=game, key=key, recipe=inputs.recipe, data=store.data_dir_for(staging),
-                    outputs=store.outputs_of(staging), contracts=ctx.contracts, chunks=len(plan.chunks),
+                    outputs=store.outputs_of(staging), contracts=ctx.contracts, chunks=len(plan.chunks), signals=signals,
                     timings=Timings(started=inputs.started, finished=now_utc(), build_s=build_s, total_s=time.perf_counter() - inputs.t0),
                     builder=self._builder(attempt),
                 )
                 published = store.commit(staging, manifest)
             store.clear_failure(layer, game, key)
             remove_chunks(store, layer, game, key)  # the artifact stands: its chunks are spent
-        return self._outcome(spec, inputs, published=published, build_s=build_s, warnings=tuple(ctx.warnings))
+        return self._outcome(spec, inputs, published=published, build_s=build_s, warnings=tuple(ctx.warnings), signals=tuple(signals))
 

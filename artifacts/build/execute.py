@@ -12,12 +12,24 @@ from __future__ import annotations
 import time
 
 from artifacts.build.chunked import ChunkSteps
-from artifacts.build.task import Outcome, TaskInputs, TaskSpec, check_declared_outputs, failed, now_utc
+from artifacts.build.task import Outcome, TaskInputs, TaskSpec, check_declared_outputs, check_signals, failed, now_utc
 from artifacts.errors import ArtifactsError, BuildError, SourceError, TransientError
 from artifacts.keys import Recipe
 from artifacts.layers import BuildContext, ModelHandle, resolve_params
 from artifacts.plan import Engine
-from artifacts.store import Builder, Held, Manifest, Renewer, Timings, acquire, current_user, host_name, library_versions, new_attempt_id
+from artifacts.store import (
+    Builder,
+    Held,
+    Manifest,
+    Renewer,
+    Timings,
+    acquire,
+    current_user,
+    host_name,
+    library_versions,
+    new_attempt_id,
+    reported,
+)
 
 
 class TaskExecutor:
@@ -100,15 +112,20 @@ class TaskExecutor:
                 inputs.generator().build(ctx)
                 build_s = time.perf_counter() - tb
                 check_declared_outputs(inputs.generator, staging.dir, spec)
+                check_signals(spec, ctx.signals)
+                signals = reported(ctx.signals)
+                if signals:
+                    store.write_signals(spec.layer, spec.game, spec.key, signals)
                 manifest = Manifest(
                     layer=spec.layer, game=spec.game, key=spec.key, recipe=inputs.recipe, data=store.data_dir_for(staging),
-                    outputs=store.outputs_of(staging), contracts=ctx.contracts,
+                    outputs=store.outputs_of(staging), contracts=ctx.contracts, signals=signals,
                     timings=Timings(started=inputs.started, finished=now_utc(), build_s=build_s, total_s=time.perf_counter() - t0),
                     builder=self.builder(attempt),
                 )
                 published = store.commit(staging, manifest)
         store.clear_failure(spec.layer, spec.game, spec.key)
-        return Outcome(spec.layer, spec.game, spec.key, True, published, build_s, time.perf_counter() - t0, warnings=tuple(ctx.warnings))
+        return Outcome(spec.layer, spec.game, spec.key, True, published, build_s, time.perf_counter() - t0, warnings=tuple(ctx.warnings),
+                       signals=tuple(manifest.signals))
 
 
 def _pid() -> int:

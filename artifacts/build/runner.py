@@ -127,6 +127,8 @@ class TaskEvent:
             out["total_s"] = round(self.outcome.total_s, 4)
             if self.outcome.warnings:
                 out["warnings"] = list(self.outcome.warnings)
+            if self.outcome.signals:
+                out["signals"] = [sig.model_dump(mode="json") | {"text": sig.text()} for sig in self.outcome.signals]
         return out
 
 

@@ -19,6 +19,7 @@ from typing import Literal
 from artifacts.errors import ArtifactsError, BuildError
 from artifacts.keys import Recipe
 from artifacts.layers import Generator, ModelHandle, Params
+from artifacts.store import Signal, everything_skipped
 from artifacts.workspace import Source
 
 Step = Literal["whole", "plan", "chunk", "merge"]
@@ -65,6 +66,7 @@ class Outcome:
     chunks_done: tuple[int, ...] = ()  # a plan step: chunks already committed
     units: int = 0  # a chunk step: the chunk's size in the plan's unit
     redo: tuple[int, ...] = ()  # a merge step: chunks found corrupt and removed, to compute again
+    signals: tuple[Signal, ...] = ()  # items skipped and caps hit (whole, merge: the artifact's)
 
 
 def now_utc() -> str:
@@ -98,3 +100,10 @@ def failed(spec: TaskSpec, exc: BaseException, transient: bool, t0: float, build
         spec.layer, spec.game, spec.key, False, False, build_s, time.perf_counter() - t0,
         type(exc).__name__, message, transient, "".join(traceback.format_exception(exc)), step=spec.step, chunk=spec.chunk,
     )
+
+
+def check_signals(spec: TaskSpec, signals: list[Signal]) -> None:
+    """Refuse an artifact in which every item of some kind was skipped: that is a failure."""
+    s = everything_skipped(signals)
+    if s is not None:
+        raise BuildError(f"layer {spec.layer} on game {spec.game}", s.what, f"every one of its {s.total:,} {s.what} was skipped: {s.reason}", s.fix)

@@ -9,15 +9,16 @@ the recipe's model refs (weights digest verified on load), and the game's select
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import JsonValue
 
 from artifacts.errors import BuildError, ModelWeightsError, SourceError
 from artifacts.keys import ModelRef, Recipe, fingerprint, hash_file, hash_stream, local_path, open_source
 from artifacts.layers.params import Params
-from artifacts.store import ChunkRecord, Manifest, Staging, Store, check_output
+from artifacts.store import ChunkRecord, Manifest, Signal, Staging, Store, check_output, merge_signals
 from artifacts.workspace import Source
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ class BuildContext:
         self.read_keys: dict[str, str] = {}
         self.contracts: dict[str, JsonValue] = {}
         self.warnings: list[str] = []
+        self.signals: list[Signal] = []
         self._verified: set[tuple[str, str]] = set()  # upstream (key, file) checked in this task
 
     # ----- inputs -------------------------------------------------------------------------
@@ -235,6 +237,27 @@ class BuildContext:
         """Record a contract value of the outputs (e.g. ``embedding_dim``) in the manifest;
         ``artifacts check`` compares it with what the producing model ``provides``."""
         self.contracts[name] = value
+
+    def skipped(self, what: str, count: int, total: int, reason: str, fix: str, examples: Sequence[str] = ()) -> None:
+        """Record that ``count`` of ``total`` input items (``what``, plural: "shots") could not be
+        used, why, and what to do. Recorded in the manifest, shown by ``build`` and ``status``.
+
+        A build in which every item was skipped (``count == total > 0``) fails: an empty
+        artifact is not a result. Calls with the same ``what`` and ``reason`` add up.
+        """
+        self._signal("skipped", what, count, total, reason, fix, examples)
+
+    def capped(self, what: str, count: int, total: int, reason: str, fix: str, examples: Sequence[str] = ()) -> None:
+        """Record that a model or limit hit its cap on ``count`` of ``total`` items (``what``:
+        "frames"), why ("the detector returned its maximum of 100 detections") and the fix
+        ("raise params.frame-level.max_detections"). Shown like :meth:`skipped`."""
+        self._signal("capped", what, count, total, reason, fix, examples)
+
+    def _signal(self, kind: Literal["skipped", "capped"], what: str, count: int, total: int, reason: str, fix: str, examples: Sequence[str]) -> None:
+        if not 0 <= count <= total:
+            raise BuildError(f"{kind} {what} of layer {self.recipe.layer}", count, f"is not between 0 and the total {total}", "pass count <= total")
+        # Kept with count 0 too, so that totals add up across chunks; stored only when count > 0.
+        self.signals[:] = merge_signals([*self.signals, Signal(kind=kind, what=what, count=count, total=total, reason=reason, fix=fix, examples=list(examples)[:5] if count else [])])
 
     def warn(self, message: str) -> None:
         """Report a problem with part of the input that the build worked around (one line,

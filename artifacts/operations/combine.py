@@ -44,7 +44,19 @@ from artifacts.keys import Recipe, check_game_id, check_layer_name
 from artifacts.layers import ArtifactReader, BuildContext, Params, resolve_params
 from artifacts.plan import Engine, State, compute_status
 from artifacts.plugins import import_path
-from artifacts.store import Builder, Manifest, Staging, Store, Timings, current_user, host_name, library_versions, new_attempt_id
+from artifacts.store import (
+    Builder,
+    Manifest,
+    Staging,
+    Store,
+    Timings,
+    current_user,
+    everything_skipped,
+    host_name,
+    library_versions,
+    new_attempt_id,
+    reported,
+)
 
 ENTRY_POINT_GROUP = "artifacts.combiners"
 
@@ -218,9 +230,15 @@ def run_combine(engine: Engine, plan: CombinePlan) -> CombineOutcome:
         for out in c.outputs:
             if not (staging.dir / out).exists():
                 raise BuildError(f"combiner {c.name} on set {plan.set_name}", out, "declared output was not written", "write it in combine() or remove it from outputs")
+        sig = everything_skipped(ctx.signals)
+        if sig is not None:
+            raise BuildError(f"combiner {c.name} on set {plan.set_name}", sig.what, f"every one of its {sig.total:,} {sig.what} was skipped: {sig.reason}", sig.fix)
+        signals = reported(ctx.signals)
+        if signals:
+            store.write_signals(c.name, plan.set_name, plan.key, signals)
         manifest = Manifest(
             layer=c.name, game=plan.set_name, key=plan.key, recipe=plan.recipe, data=store.data_dir_for(staging),
-            outputs=store.outputs_of(staging), contracts=ctx.contracts,
+            outputs=store.outputs_of(staging), contracts=ctx.contracts, signals=signals,
             timings=Timings(started=started, finished=datetime.now(UTC).isoformat(timespec="milliseconds"), build_s=build_s, total_s=time.perf_counter() - t0),
             builder=Builder(host=host_name(), user=current_user(), pid=os.getpid(), attempt=attempt, versions=library_versions()),
         )

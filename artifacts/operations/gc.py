@@ -50,7 +50,7 @@ from artifacts.store import (
 
 DEFAULT_MIN_AGE_S = 3600.0
 
-ItemKind = Literal["artifact", "orphan", "chunks", "failure", "lease", "staging"]
+ItemKind = Literal["artifact", "orphan", "chunks", "failure", "signals", "lease", "staging"]
 ArtifactId = tuple[str, str, str]  # (layer, game, key)
 
 
@@ -80,6 +80,7 @@ class LayerSummary:
     chunks: int = 0  # chunks directories of committed or unwanted keys to delete
     chunk_bytes: int = 0
     failures: int = 0
+    signals: int = 0  # signal records of artifacts that are gone
     leases: int = 0
 
     @property
@@ -114,6 +115,8 @@ class GcReport:
                 s.chunk_bytes += it.bytes
             elif it.kind == "failure":
                 s.failures += 1
+            elif it.kind == "signals":
+                s.signals += 1
             elif it.kind == "lease":
                 s.leases += 1
         return dict(sorted(out.items()))
@@ -246,7 +249,7 @@ def collect(engine: Engine, min_age_s: float = DEFAULT_MIN_AGE_S, now: float | N
     keep = roots(engine)
     report = GcReport()
     for layer in store.layers():
-        listing = store.list_layer(layer, ("manifests", "failures", "leases"))
+        listing = store.list_layer(layer, ("manifests", "failures", "leases", "signals"))
         dirs = _data_dirs(store, layer)
         by_game: dict[str, list[str]] = defaultdict(list)
         for game, d in dirs:
@@ -289,6 +292,11 @@ def collect(engine: Engine, min_age_s: float = DEFAULT_MIN_AGE_S, now: float | N
             for key in sorted(keys):
                 if (layer, game, key) not in keep:
                     report.items.append(Item("failure", layer, game, key, f"{layer}/failures/{game}.{key}.json", 0))
+        for game, keys in sorted(listing.signaled.items()):
+            for key in sorted(keys):
+                gone = key not in listing.committed.get(game, ())
+                if gone or (layer, game, key) not in keep:  # an index entry of an artifact gc keeps stays with it
+                    report.items.append(Item("signals", layer, game, key, f"{layer}/signals/{game}.{key}.json", 0))
     if store.local:
         base = store.staging_base()
         for d in sorted(_listdir(base)):
@@ -313,7 +321,7 @@ def delete(engine: Engine, report: GcReport, on_item: Callable[[Item], None] | N
                 store.remove_artifact(m)
         elif it.kind in ("orphan", "chunks"):
             store.remove_tree(it.path)
-        elif it.kind == "failure":
+        elif it.kind in ("failure", "signals"):
             try:
                 store.fs.rm_file(store.data_path(it.path))
             except FileNotFoundError:

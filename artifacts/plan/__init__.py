@@ -11,7 +11,7 @@ from __future__ import annotations
 from artifacts.plan.engine import Engine, EngineSpec
 from artifacts.plan.explain import ExplainNode, explain
 from artifacts.plan.keyplan import KeyPlan, LayerPlan
-from artifacts.plan.status import Entry, State, StatusReport, compute_status, diff_recipes
+from artifacts.plan.status import Entry, SignalGroup, State, StatusReport, compute_status, diff_recipes
 
 __all__ = [
     "Engine",
@@ -20,6 +20,7 @@ __all__ = [
     "ExplainNode",
     "KeyPlan",
     "LayerPlan",
+    "SignalGroup",
     "State",
     "StatusReport",
     "compute_status",

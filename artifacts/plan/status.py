@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from artifacts.keys import Recipe
 from artifacts.plan.keyplan import KeyPlan
-from artifacts.store import LayerListing, Manifest, Store
+from artifacts.store import LayerListing, Manifest, Signal, Store
 
 
 class State(StrEnum):
@@ -75,6 +75,7 @@ class Entry:
     stored_key: str | None = None
     causes: tuple[Cause, ...] = ()
     note: str | None = None
+    signals: tuple[Signal, ...] = ()  # a FRESH artifact's skipped items and caps hit
 
     def record(self) -> dict[str, object]:
         """The machine-readable form (one record per (layer, game) in ``--json``)."""
@@ -86,6 +87,7 @@ class Entry:
             "stored_key": self.stored_key,
             "causes": [c.model_dump() | {"text": c.text()} for c in self.causes],
             "note": self.note,
+            "signals": [sig.model_dump(mode="json") | {"text": sig.text()} for sig in self.signals],
         }
 
 
@@ -97,6 +99,23 @@ class Group:
     state: State
     reason: str
     games: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SignalGroup:
+    """Artifacts of one layer that skipped items (or hit a cap) for the same reason."""
+
+    layer: str
+    kind: str
+    what: str
+    reason: str
+    fix: str
+    games: list[str] = field(default_factory=list)
+    count: int = 0
+    total: int = 0
+
+    def text(self) -> str:
+        return f"{self.kind} {self.count:,} of {self.total:,} {self.what}: {self.reason}; {self.fix}"
 
 
 @dataclass
@@ -125,6 +144,22 @@ class StatusReport:
             g.games.append(e.game)
         order = {l: i for i, l in enumerate(self.layers)}
         return sorted(grouped.values(), key=lambda g: (order[g.layer], g.state.value, -len(g.games), g.reason))
+
+    def signal_groups(self) -> list[SignalGroup]:
+        """FRESH entries' signals grouped by layer and signal kind, items and reason, with the
+        games and the counts added up (what ``status`` prints under the table)."""
+        grouped: dict[tuple[str, str, str, str], SignalGroup] = {}
+        for e in self.entries:
+            for sig in e.signals:
+                k = (e.layer, sig.kind, sig.what, sig.reason)
+                g = grouped.get(k)
+                if g is None:
+                    g = grouped[k] = SignalGroup(e.layer, sig.kind, sig.what, sig.reason, sig.fix)
+                g.games.append(e.game)
+                g.count += sig.count
+                g.total += sig.total
+        order = {l: i for i, l in enumerate(self.layers)}
+        return sorted(grouped.values(), key=lambda g: (order[g.layer], g.kind, -len(g.games), g.reason))
 
     def all_fresh(self) -> bool:
         return all(e.state is State.FRESH for e in self.entries)
@@ -218,7 +253,8 @@ def compute_status(store: Store, plan: KeyPlan, layers: list[str], explain: bool
     missing_by_game: dict[str, list[str]] = defaultdict(list)
     for m in plan.missing_sources:
         missing_by_game[m.game].append(m.name)
-    listings = store.list_layers(layers)
+    listings = store.list_layers(layers, ("manifests", "failures", "signals"))
+    signaled: list[Entry] = []
     for layer in layers:
         lp = plan.layers[layer]
         listing: LayerListing = listings[layer]
@@ -231,6 +267,8 @@ def compute_status(store: Store, plan: KeyPlan, layers: list[str], explain: bool
             stored = committed.get(game)
             if stored is not None and key in stored:
                 entries.append(Entry(layer, game, State.FRESH, key))
+                if key in listing.signaled.get(game, ()):
+                    signaled.append(entries[-1])
                 continue
             if key in failed.get(game, ()):
                 entries.append(Entry(layer, game, State.FAILED, key, note="failed"))
@@ -254,6 +292,10 @@ def compute_status(store: Store, plan: KeyPlan, layers: list[str], explain: bool
         for e in failed_entries:
             rec = records.get((e.layer, e.game, e.key or ""))
             e.note = rec.message if rec else "failed"
+    if signaled:
+        found = store.signals([(e.layer, e.game, e.key or "") for e in signaled])
+        for e in signaled:
+            e.signals = tuple(found.get((e.layer, e.game, e.key or ""), ()))
     if explain and stale_entries:
         prefetched = _Prefetched(store)
         prefetched.fetch_traces(plan, stale_entries)

@@ -37,7 +37,20 @@ from artifacts.store.lease import (
     remove_dead_lease,
     remove_dead_lease_at,
 )
-from artifacts.store.manifest import Builder, FailureRecord, Manifest, OutputFile, Timings, current_user, host_name, library_versions
+from artifacts.store.manifest import (
+    Builder,
+    FailureRecord,
+    Manifest,
+    OutputFile,
+    Signal,
+    Timings,
+    current_user,
+    everything_skipped,
+    host_name,
+    library_versions,
+    merge_signals,
+    reported,
+)
 from artifacts.store.objectstore import backend_for
 from artifacts.store.pins import list_pins, pin, unpin
 from artifacts.store.store import LayerListing, Staging, Store, attempt_is_dead_here, host_id, new_attempt_id
@@ -55,6 +68,7 @@ __all__ = [
     "Manifest",
     "OutputFile",
     "Renewer",
+    "Signal",
     "Staging",
     "Store",
     "Timings",
@@ -71,12 +85,14 @@ __all__ = [
     "current_user",
     "drop_artifacts",
     "drop_chunk",
+    "everything_skipped",
     "host_id",
     "host_name",
     "is_chunks_dir",
     "is_dead",
     "library_versions",
     "list_pins",
+    "merge_signals",
     "new_attempt_id",
     "pin",
     "read_chunk",
@@ -86,6 +102,7 @@ __all__ = [
     "remove_chunks",
     "remove_dead_lease",
     "remove_dead_lease_at",
+    "reported",
     "sweep_dead_chunk_attempts",
     "unpin",
     "verify_store",

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from artifacts.errors import StoreError
-from artifacts.store.manifest import Builder, OutputFile, Timings
+from artifacts.store.manifest import Builder, OutputFile, Signal, Timings
 from artifacts.store.store import Store, attempt_is_dead_here
 
 CHUNKS_SUFFIX = ".chunks"
@@ -49,6 +49,7 @@ class ChunkRecord(BaseModel):
     outputs: list[OutputFile]
     timings: Timings
     builder: Builder
+    signals: list[Signal] = []  # added up into the artifact's at the merge
 
 
 def chunks_dir(layer: str, game: str, key: str) -> str:

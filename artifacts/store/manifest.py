@@ -53,6 +53,56 @@ class Builder(BaseModel):
     versions: dict[str, str]
 
 
+class Signal(BaseModel):
+    """What a build could not use or could not do in full, counted: nothing is lost in silence.
+
+    ``skipped``: ``count`` of ``total`` input items (``what``, plural: "shots") could not be used;
+    ``capped``: a model or limit hit its cap on ``count`` of ``total`` items ("frames"). ``reason``
+    says why, ``fix`` what to do, ``examples`` names a few of the items (at most five).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    kind: Literal["skipped", "capped"]
+    what: str
+    count: int
+    total: int
+    reason: str
+    fix: str
+    examples: list[str] = []
+
+    def text(self) -> str:
+        """One line: ``skipped 3 of 25 shots: origin visible in no camera (shot 4, shot 9); fix``."""
+        eg = f" ({', '.join(self.examples)})" if self.examples else ""
+        return f"{self.kind} {self.count:,} of {self.total:,} {self.what}: {self.reason}{eg}; {self.fix}"
+
+
+def merge_signals(signals: list[Signal]) -> list[Signal]:
+    """Signals of the same kind, items and reason added up (chunks of a task, calls of a build).
+    Signals with a count of 0 take part (their totals add up); :func:`reported` drops them."""
+    out: dict[tuple[str, str, str], Signal] = {}
+    for s in signals:
+        k = (s.kind, s.what, s.reason)
+        prev = out.get(k)
+        if prev is None:
+            out[k] = s.model_copy(update={"examples": s.examples[:5]})
+        else:
+            out[k] = prev.model_copy(update={"count": prev.count + s.count, "total": prev.total + s.total,
+                                             "examples": (prev.examples + s.examples)[:5]})
+    return list(out.values())
+
+
+def reported(signals: list[Signal]) -> list[Signal]:
+    """The signals worth recording: those that counted something."""
+    return [s for s in signals if s.count]
+
+
+def everything_skipped(signals: list[Signal]) -> Signal | None:
+    """The first signal saying that every item of its kind was skipped (``count == total > 0``):
+    such an artifact is a failure, not a result."""
+    return next((s for s in signals if s.kind == "skipped" and s.count == s.total > 0), None)
+
+
 class Manifest(BaseModel):
     """The record stored with an artifact; see the module docstring."""
 
@@ -69,6 +119,7 @@ class Manifest(BaseModel):
     timings: Timings
     builder: Builder
     chunks: int = 0  # how many committed chunks it was merged from; 0: built whole
+    signals: list[Signal] = []  # items skipped and caps hit (also indexed under <layer>/signals/)
 
 
 class FailureRecord(BaseModel):

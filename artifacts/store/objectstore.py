@@ -42,7 +42,7 @@ from typing import Any
 from artifacts.errors import StoreError
 
 # The subdirectories of a layer that hold small records named "<game>.<key>.json".
-RECORD_DIRS = ("manifests", "failures", "leases", "pins")
+RECORD_DIRS = ("manifests", "failures", "leases", "pins", "signals")
 
 
 class Backend:

@@ -8,6 +8,8 @@ Layout under the store root (see docs/store.md)::
     <layer>/data/<game>/<key>.<attempt>/...      the artifact's output files
     <layer>/leases/<game>.<key>.json             who is building that key, until when
     <layer>/pins/<game>.<key>.json               an artifact kept by gc whatever collections say
+    <layer>/signals/<game>.<key>.json            the items an artifact skipped and the caps it hit, if any
+    <layer>/data/<game>/<key>.chunks/...         a chunked task's plan and finished chunks (store/chunks.py)
     .staging/<attempt>/                          outputs being written (local stores)
 
 Commit protocol: a builder writes outputs into a private staging directory, moves (local) or
@@ -38,7 +40,7 @@ from pydantic import ValidationError
 
 from artifacts.errors import StoreError
 from artifacts.keys import hash_file, local_path, seconds_of
-from artifacts.store.manifest import FailureRecord, Manifest, OutputFile
+from artifacts.store.manifest import FailureRecord, Manifest, OutputFile, Signal
 from artifacts.store.objectstore import Backend, LocalBackend, backend_for
 
 STORE_FORMAT = 1
@@ -97,6 +99,7 @@ class LayerListing:
     failed: dict[str, list[str]] = field(default_factory=dict)
     leased: dict[str, list[str]] = field(default_factory=dict)
     pinned: dict[str, list[str]] = field(default_factory=dict)
+    signaled: dict[str, list[str]] = field(default_factory=dict)  # keys whose artifact has signals
     committed_at: dict[tuple[str, str], float] = field(default_factory=dict)  # (game, key) -> when, where the listing says (S3)
 
 
@@ -175,6 +178,9 @@ class Store:
     def pin_path(self, layer: str, game: str, key: str) -> str:
         return self._p(layer, "pins", f"{game}.{key}.json")
 
+    def signals_path(self, layer: str, game: str, key: str) -> str:
+        return self._p(layer, "signals", f"{game}.{key}.json")
+
     def data_path(self, relative: str) -> str:
         """Absolute location of a manifest's ``data`` directory."""
         return self._p(relative)
@@ -215,7 +221,7 @@ class Store:
         one directory read per kind locally, one paginated listing on S3."""
         names = self.backend.list_layer(self._p(layer), records)
         listing = LayerListing()
-        for kind, target in (("manifests", listing.committed), ("failures", listing.failed), ("leases", listing.leased), ("pins", listing.pinned)):
+        for kind, target in (("manifests", listing.committed), ("failures", listing.failed), ("leases", listing.leased), ("pins", listing.pinned), ("signals", listing.signaled)):
             for name, stamp in names.get(kind, {}).items():
                 parts = _split_entry(name)
                 if parts is not None:
@@ -419,6 +425,33 @@ class Store:
             os.replace(tmp, path)
         else:
             self.fs.pipe_file(path, body)
+
+    def write_signals(self, layer: str, game: str, key: str, signals: list[Signal]) -> None:
+        """Index an artifact's signals (written before its manifest, so a committed artifact's
+        are always listed); the manifest holds them too."""
+        path = self.signals_path(layer, game, key)
+        body = json.dumps([s.model_dump(mode="json") for s in signals], indent=1).encode()
+        if self.local:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            tmp = f"{path}.tmp.{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        else:
+            self.fs.pipe_file(path, body)
+
+    def signals(self, ids: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[Signal]]:
+        """The indexed signals of many (layer, game, key) at once; absent ones are left out."""
+        paths = {self.signals_path(*i): i for i in ids}
+        out = {}
+        for p, raw in self.backend.read_many(list(paths)).items():
+            try:
+                out[paths[p]] = [Signal.model_validate(d) for d in json.loads(raw)]
+            except (ValueError, ValidationError) as exc:
+                raise StoreError(f"signals of {paths[p][0]}/{paths[p][1]}", paths[p][2], "are corrupt", "delete the file; the manifest holds them too") from exc
+        return out
 
     def clear_failure(self, layer: str, game: str, key: str) -> None:
         path = self.failure_path(layer, game, key)
