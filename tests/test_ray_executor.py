@@ -225,3 +225,23 @@ def test_real_layers_give_identical_digests_through_both_executors(tmp_path: Pat
 
     m = spaces["ray"].engine().store.manifest("frame-level", "r0", reports["ray"].plan.key("frame-level", "r0") or "")
     assert m is not None and pq.read_table(spaces["ray"].root / "store" / m.data / "detections.parquet").num_rows > 0
+
+
+def test_chunks_of_one_game_spread_over_ray_workers_and_equal_a_local_build(make_ws: Callable[..., Ws], ray_address: str) -> None:
+    from chunked_layers import CHUNKED
+
+    def chunked_ws(name: str) -> Ws:
+        ws: Ws = make_ws(name, games=0)
+        cfg = ws.root / "artifacts.toml"
+        cfg.write_text(cfg.read_text().replace(json.dumps(ALL), json.dumps(ALL + CHUNKED)) + "\n[params.t-chunked]\ndelay_s = 0.2\ncarry = false\n")
+        ws.add_game("one", video=bytes(range(64)) * 8)  # 8 chunks
+        return ws
+
+    a, b = chunked_ws("chunks-local"), chunked_ws("chunks-ray")
+    ra = api.build(a.engine(), ["t-chunked"], jobs=2, executor=LOCAL)
+    rb = api.build(b.engine(), ["t-chunked"], jobs=2, executor=RAY)
+    assert ra.ok() and rb.ok()
+    assert digests(a, ra, ("t-chunked",)) == digests(b, rb, ("t-chunked",))
+    log = (b.root / "sources" / "chunks.log").read_text().split("\n")
+    pids = {line.split()[2] for line in log if line}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # the one game's chunks ran on both Ray workers
