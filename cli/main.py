@@ -74,10 +74,17 @@ def init(
     ctx: typer.Context,
     directory: Annotated[Path | None, typer.Argument(help="Where to create it (default: the workspace).")] = None,
     store: Annotated[str, typer.Option(help="Store URL or path relative to the workspace.")] = "store",
+    models_from: Annotated[Path | None, typer.Option("--models-from", help="Reuse the models of another workspace (its directory or models.yaml).")] = None,
 ) -> None:
     """Create a workspace (artifacts.toml, models.yaml, catalog)."""
     root = directory or _state(ctx).workspace
     ws = init_workspace(root, store=store)
+    if models_from is not None:
+        from artifacts.registry import import_models
+
+        models = import_models(models_from, ws.models_path)
+        n = sum(len(rs.versions) for rs in models.spec.roles.values())
+        out.print(f"models: {n} version{'s' if n != 1 else ''} of {len(models.spec.roles)} roles and {len(models.spec.collections)} collections from {models_from}")
     out.print(f"workspace ready at {ws.root} (store {ws.store_url})")
 
 
@@ -114,6 +121,22 @@ def games_add(
     out.print(f"registered {n} game{'s' if n != 1 else ''}")
 
 
+@games_app.command("remove")
+def games_remove(
+    ctx: typer.Context,
+    game: Annotated[list[str], typer.Argument(help="Game ids to forget.")],
+) -> None:
+    """Forget games: they leave status and build; their artifacts stay until 'artifacts gc'."""
+    engine = _state(ctx).engine()
+    known = set(engine.catalog.games())
+    for g in game:
+        engine.check_games([g], dict.fromkeys(known))
+    for g in game:
+        engine.catalog.remove_game(g)
+    n = len(game)
+    out.print(f"removed {n} game{'s' if n != 1 else ''}; their artifacts stay in the store until 'artifacts gc' removes them")
+
+
 @games_app.command("list")
 def games_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registered games and their sources."""
@@ -143,6 +166,7 @@ def status(
     game: Annotated[list[str] | None, typer.Option("--game", "-g")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One record per (layer, game).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 unless everything is FRESH.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="With --check: also exit 1 when a FRESH artifact skipped items or hit a cap.")] = False,
 ) -> None:
     """FRESH / STALE / MISSING / FAILED per (layer, game), with causes of staleness."""
     report = api.status(_state(ctx).engine(), layer, collection, game)
@@ -150,7 +174,8 @@ def status(
         print(json.dumps({"collection": report.collection, "counts": report.counts(), "unavailable": report.unavailable, "artifacts": [e.record() for e in report.entries]}, indent=1))
     else:
         print_status(out, report)
-    _exit(1 if check and not report.all_fresh() else 0)
+    clean = report.all_fresh() and not (strict and any(e.signals for e in report.entries))
+    _exit(1 if check and not clean else 0)
 
 
 @app.command()

@@ -40,6 +40,9 @@ def test_skipped_and_capped_items_reach_the_manifest_build_and_status(ws: Ws) ->
     assert all(not x.signals for x in st.entries if x.game != "holes")
     r = ws.cli("status", "t-picky")
     assert "SKIPPED t-picky 1 game: skipped 3 of 100 bytes: a zero byte carries nothing; fill the holes in the export  (holes)" in r.stdout
+    assert ws.cli("status", "t-picky", "--check").returncode == 0  # FRESH is FRESH ...
+    assert ws.cli("status", "t-picky", "--check", "--strict").returncode == 1  # ... unless nothing may be lost
+    assert ws.cli("status", "t-picky", "--check", "--strict", "--game", "clean").returncode == 0
     doc = json.loads(ws.cli("status", "t-picky", "--json").stdout)
     rec = next(a for a in doc["artifacts"] if a["game"] == "holes")
     assert rec["signals"][0]["count"] == 3 and rec["signals"][0]["text"].startswith("skipped 3 of 100 bytes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from artifacts.registry.modelimpl import resolve_implementation
 from artifacts.registry.models import Models, ModelsSpec, TrainedOn, models_json_schema
-from artifacts.registry.models_edit import child, edit_models
+from artifacts.registry.models_edit import child, edit_models, import_models
 from artifacts.registry.register import check_new_version, register
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "check_new_version",
     "child",
     "edit_models",
+    "import_models",
     "models_json_schema",
     "register",
     "resolve_implementation",

@@ -35,9 +35,7 @@ def edit_models(path: Path, change: Callable[[Any], None]) -> Models:
     if data is None:
         data = CommentedMap()
     change(data)
-    buf = io.StringIO()
-    _yaml().dump(data, buf)
-    text = buf.getvalue()
+    text = _dump(data)
     Models.parse(text, path)  # refuse before touching the file
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -51,3 +49,35 @@ def child(node: Any, key: str) -> Any:
     if key not in node or node[key] is None:
         node[key] = CommentedMap()
     return node[key]
+
+
+def import_models(source: Path, dest: Path) -> Models:
+    """Copy the registry at ``source`` (a models.yaml, or a workspace directory holding one)
+    to ``dest``, with every relative weights path made absolute, so that the copy runs the
+    same weights files from wherever it lives. Comments and order are kept; the copy is
+    validated before it is written, and ``dest`` must not hold versions already."""
+    src = source / "models.yaml" if source.is_dir() else source
+    data = load_yaml(src, ModelsFileError)
+    Models.parse(_dump(data), src)
+    if dest.exists():
+        existing = Models.load(dest)
+        if any(rs.versions for rs in existing.spec.roles.values()):
+            raise ModelsFileError(str(dest), None, "already registers model versions", "import into a new workspace, or register versions one by one")
+    base = src.parent.resolve()
+    for rs in (data.get("roles") or {}).values():
+        for mv in ((rs or {}).get("versions") or {}).values():
+            weights = mv.get("weights") if mv else None
+            if isinstance(weights, str) and "://" not in weights and not Path(weights).is_absolute():
+                mv["weights"] = str(base / weights)
+    text = _dump(data)
+    Models.parse(text, dest)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, dest)
+    return Models.load(dest)
+
+
+def _dump(data: Any) -> str:
+    buf = io.StringIO()
+    _yaml().dump(data, buf)
+    return buf.getvalue()
