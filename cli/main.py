@@ -112,12 +112,12 @@ def games_add(
     if listing is not None:
         if game or source or annotation:
             raise UsageError("games add", str(listing), "--from cannot be combined with GAME or --source", "use one form")
-        n = engine.catalog.add_games(read_listing(listing), replace)
+        n = engine.add_games(read_listing(listing), replace)
     else:
         if game is None:
             raise UsageError("games add", None, "needs GAME or --from", "e.g. artifacts games add g1 --source cam0=video.mp4")
         specs = _parse_pairs(source or [], "video", "--source") + _parse_pairs(annotation or [], "annotation", "--annotation")
-        n = engine.catalog.add_games([(game, specs)], replace)
+        n = engine.add_games([(game, specs)], replace)
     out.print(f"registered {n} game{'s' if n != 1 else ''}")
 
 

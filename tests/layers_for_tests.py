@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from artifacts import BuildContext, Generator, Params, Resources, TransientError
+from artifacts.errors import SourceError
+from artifacts.layers import SourceCheck, SourceChecker
 
 
 class FrameParams(Params):
@@ -91,11 +93,23 @@ class TTracks(Generator):
         ctx.write_table("tracks.parquet", det.select(((pl.col("v") + bias) % 7).cast(pl.Int64).alias("track")))
 
 
+def check_shots(source: SourceCheck) -> None:
+    """The test shots format: a ``frame`` header, then one non-negative frame number a row."""
+    assert source.path is not None
+    lines = Path(source.path).read_text().splitlines()
+    if not lines or lines[0] != "frame":
+        raise SourceError(f"{source.path} row 1", lines[0] if lines else "", "is not the header 'frame'", "start the file with the line: frame")
+    for row, line in enumerate(lines[1:], start=2):
+        if not line.isdigit():
+            raise SourceError(f"{source.path} row {row} column frame", line, "is not a non-negative integer", "write the shot's frame number")
+
+
 class TSummary(Generator):
     name = "t-summary"
     version = "1"
     upstream = ("t-tracks",)
     sources = ("shots",)
+    source_checks: ClassVar[dict[str, SourceChecker]] = {"shots": check_shots}
     outputs = ("hist.zarr",)
 
     def build(self, ctx: BuildContext) -> None:

@@ -140,3 +140,34 @@ def test_fresh_workspace_status_leaves_out_layers_its_collection_cannot_run(tmp_
     assert "not shown: demo-frames (collection production has no crop_encoder, detector)" in r.stdout
     named = ws.cli("status", "demo-frames")
     assert named.returncode == 2 and "has no version for role needed by layer demo-frames" in named.stderr
+
+
+def test_a_bad_annotation_is_refused_at_the_door_with_one_line_and_nothing_registered(ws: Ws) -> None:
+    src = ws.root / "sources" / "new"
+    src.mkdir(parents=True)
+    (src / "cam0.bin").write_bytes(b"video")
+    (src / "shots.csv").write_text("frame\n12\ntwelve\n")
+    r = ws.cli("games", "add", "new", "--source", f"cam0={src / 'cam0.bin'}", "--annotation", f"shots={src / 'shots.csv'}")
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"error: {src / 'shots.csv'} row 3 column frame 'twelve': is not a non-negative integer; write the shot's frame number"
+    assert "new" not in ws.cli("games", "list").stdout
+    # a listing of several games: one bad file refuses them all
+    (src / "good.csv").write_text("frame\n1\n")
+    listing = ws.root / "games.csv"
+    listing.write_text(f"game,name,url,kind\nok1,cam0,{src / 'cam0.bin'},video\nok1,shots,{src / 'good.csv'},annotation\n"
+                       f"bad1,cam0,{src / 'cam0.bin'},video\nbad1,shots,{src / 'shots.csv'},annotation\n")
+    r = ws.cli("games", "add", "--from", str(listing))
+    assert r.returncode == 2 and "row 3 column frame 'twelve'" in r.stderr
+    listed = ws.cli("games", "list").stdout
+    assert "ok1" not in listed and "bad1" not in listed
+
+
+def test_an_annotation_changed_after_registration_fails_its_build_the_same_way(ws: Ws) -> None:
+    (ws.root / "sources" / "g0" / "shots.csv").write_text("frame\n-4\n")
+    from artifacts import api
+
+    report = api.build(ws.engine(), ["t-summary"], games=["g0"])
+    assert report.result is not None and not report.ok()
+    ev = report.result.events[("t-summary", "g0")]
+    assert ev.kind == "failed" and ev.message is not None
+    assert ev.message.endswith("shots.csv row 2 column frame '-4': is not a non-negative integer; write the shot's frame number")

@@ -15,7 +15,7 @@ from artifacts.build.chunked import ChunkSteps
 from artifacts.build.task import Outcome, TaskInputs, TaskSpec, check_declared_outputs, check_signals, failed, now_utc
 from artifacts.errors import ArtifactsError, BuildError, SourceError, TransientError
 from artifacts.keys import Recipe
-from artifacts.layers import BuildContext, ModelHandle, resolve_params
+from artifacts.layers import BuildContext, ModelHandle, checks_of, resolve_params
 from artifacts.plan import Engine
 from artifacts.store import (
     Builder,
@@ -83,6 +83,9 @@ class TaskExecutor:
             if src is None or src.digest != digest:
                 raise SourceError(f"source {name} of game {spec.game}", src.url if src else None, "changed since the build was planned", "rerun the build")
             selected[name] = src
+        if gen_cls.source_checks:  # a source changed since registration is refused as at the door
+            for checker, source in checks_of([gen_cls.source_checks], spec.game, {n: (s.kind, s.url) for n, s in sources.items()}):
+                checker(source)
         models = {
             role: ModelHandle(
                 ref, engine.models.weights_url(role, ref.version), self._verified,

@@ -8,6 +8,7 @@ tasks (issue 11) declare their chunks here. Depends on store, registry, workspac
 
 from __future__ import annotations
 
+from artifacts.layers.checks import SourceCheck, SourceChecker, checks_of, selector_matches
 from artifacts.layers.chunks import Chunk, ChunkContext, ChunkPlan, ChunkReader
 from artifacts.layers.context import ArtifactReader, BuildContext, ModelHandle, OutputsReader
 from artifacts.layers.dag import LayerDag
@@ -30,7 +31,11 @@ __all__ = [
     "OutputsReader",
     "Params",
     "Resources",
+    "SourceCheck",
+    "SourceChecker",
+    "checks_of",
     "resolve_params",
     "select_sources",
+    "selector_matches",
     "validate_generator",
 ]

@@ -10,6 +10,7 @@ compute its recipe without running it, and implements :meth:`Generator.build`::
         upstream = ("frame-level",)        # layers it reads, per game
         models = ("tracker",)              # model roles it runs
         sources = ()                       # source selectors: "kind:video", or name patterns
+        source_checks = {}                 # selector -> format check run when games are registered
         outputs = ("tracks.parquet",)      # files or zarr arrays it must write
         contracts = {}                     # contract name -> role whose `provides` it follows
         resources = Resources(cpus=1)      # what one task reserves (executors schedule by it)
@@ -26,13 +27,13 @@ or ``layers = [...]`` import paths in artifacts.toml), never by the engine impor
 
 from __future__ import annotations
 
-import fnmatch
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, JsonValue, TypeAdapter, ValidationError
 
 from artifacts.errors import ConfigError, LayerDefinitionError
 from artifacts.keys import check_layer_name, check_role
+from artifacts.layers.checks import SourceChecker, selector_matches
 from artifacts.layers.params import Params
 from artifacts.layers.resources import Resources
 
@@ -56,6 +57,7 @@ class Generator:
     resources: ClassVar[Resources] = Resources()
     description: ClassVar[str] = ""
     chunk_size: ClassVar[int] = 0  # chunked layers: default units per chunk (artifacts.toml [chunk_size] overrides)
+    source_checks: ClassVar[dict[str, SourceChecker]] = {}  # selector -> check of that source's format (artifacts.layers.checks)
 
     def build(self, ctx: BuildContext) -> None:
         """Produce the outputs of one game into ``ctx``'s staging place.
@@ -118,6 +120,11 @@ def validate_generator(cls: type[Generator], origin: str) -> type[Generator]:
                 raise LayerDefinitionError(f"generator {origin}", method, "is missing: a layer with plan_chunks is chunked", f"implement {method}")
         if not (isinstance(cls.chunk_size, int) and cls.chunk_size > 0):
             raise LayerDefinitionError(f"generator {origin}", "chunk_size", "is not a positive int", "set chunk_size = units per chunk, e.g. 3000 frames")
+    for selector, checker in cls.source_checks.items():
+        if selector not in cls.sources:
+            raise LayerDefinitionError(f"generator {origin}", selector, "has a source check but is not one of its sources", f"use one of {list(cls.sources)}")
+        if not callable(checker):
+            raise LayerDefinitionError(f"generator {origin}", selector, "has a source check that is not callable", "map it to a function(SourceCheck) -> None")
     for name, role in cls.contracts.items():
         if role not in cls.models:
             raise LayerDefinitionError(f"generator {origin}", name, f"follows role {role}, which the layer does not declare in models", "add the role or fix the contract")
@@ -158,10 +165,7 @@ def select_sources(selectors: tuple[str, ...], sources: dict[str, Source]) -> di
     """
     picked: dict[str, Source] = {}
     for sel in selectors:
-        if sel.startswith("kind:"):
-            hits = {n: s for n, s in sources.items() if s.kind == sel[5:]}
-        else:
-            hits = {n: s for n, s in sources.items() if fnmatch.fnmatchcase(n, sel)}
+        hits = {n: s for n, s in sources.items() if selector_matches(sel, n, s.kind)}
         if not hits:
             return sel
         picked.update(hits)

@@ -6,16 +6,17 @@ so two engines (two workspaces) can live in one process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from artifacts.errors import UnknownGameError
 from artifacts.keys import RecipeTemplate
-from artifacts.layers import Generator, LayerDag, LayerRegistry, resolve_params
+from artifacts.layers import Generator, LayerDag, LayerRegistry, checks_of, resolve_params
 from artifacts.plan.keyplan import KeyPlan, LayerPlan, compute_layer_keys
 from artifacts.registry import Models
 from artifacts.store import Store
-from artifacts.workspace import Catalog, MissingSource, Workspace
+from artifacts.workspace import Catalog, MissingSource, SourceSpec, Workspace
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,19 @@ class Engine:
         if self._catalog is None:
             self._catalog = Catalog(self.workspace.catalog_path)
         return self._catalog
+
+    def add_games(self, entries: Sequence[tuple[str, Sequence[SourceSpec]]], replace_existing: bool = False) -> int:
+        """Register games (see :meth:`Catalog.add_games`) after the source checks that the
+        registered layers declare (:mod:`artifacts.layers.checks`): bad input is refused at
+        the door, with one line, and nothing of the call is registered."""
+        declared = [self.registry.get(n).source_checks for n in self.registry.names()]
+        declared = [d for d in declared if d]
+
+        def check(game: str, sources: dict[str, tuple[str, str]]) -> None:
+            for checker, source in checks_of(declared, game, sources):
+                checker(source)
+
+        return self.catalog.add_games(entries, replace_existing, check if declared else None)
 
     def close(self) -> None:
         if self._catalog is not None:

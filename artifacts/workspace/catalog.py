@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -83,11 +83,18 @@ class Catalog:
     def close(self) -> None:
         self._db.close()
 
-    def add_games(self, entries: Sequence[tuple[str, Sequence[SourceSpec]]], replace_existing: bool = False) -> int:
+    def add_games(
+        self,
+        entries: Sequence[tuple[str, Sequence[SourceSpec]]],
+        replace_existing: bool = False,
+        check: Callable[[str, dict[str, tuple[str, str]]], None] | None = None,
+    ) -> int:
         """Register games with their sources, hashing each source once. All or nothing.
 
         A game already registered is an error unless ``replace_existing``; then the named
-        sources are replaced and the others kept.
+        sources are replaced and the others kept. ``check`` is called with each game and its
+        sources as they will be (name -> (kind, url)) before anything is written; it raises
+        to refuse the whole call.
         """
         rows: list[tuple[object, ...]] = []
         known = set(self.games())
@@ -104,6 +111,10 @@ class Catalog:
                 url = _absolute(spec.url)
                 fp = fingerprint(game, spec.name, url)
                 rows.append((game, spec.name, spec.kind, url, fp.size, fp.mtime, fp.etag, digest(game, spec.name, url)))
+            if check is not None:
+                final = {n: (src.kind, src.url) for n, src in self.game_sources(game).items()} if game in known else {}
+                final.update({spec.name: (spec.kind, _absolute(spec.url)) for spec in specs})
+                check(game, final)
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?,?,?)", rows)
         return len(entries)

@@ -91,5 +91,5 @@ def make_demo_workspace(root: Path, reference: Path | None = None, log: Callable
         if game not in known:
             entries.append(rendered.entry())
     if entries:
-        engine.catalog.add_games(entries)
+        engine.add_games(entries)
     return engine

@@ -173,7 +173,7 @@ def evaluate_pipeline(weights_dir: Path, work_dir: Path, *, seed: int = 0, games
     init_workspace(root, layers=PIPELINE_LAYERS, entry_points=False)
     (root / "models.yaml").write_text(reference_models_yaml(weights_dir, root))
     engine = Engine.open(root)
-    engine.catalog.add_games([g.entry() for g in rendered])
+    engine.add_games([g.entry() for g in rendered])
     t0 = time.perf_counter()
     report = api.build(engine, ["track-level"], jobs=1)
     build_s = time.perf_counter() - t0

@@ -81,7 +81,7 @@ def evaluate_shooter(weights_dir: Path, out_dir: Path, *, train_games: int = 24,
     engine = make_workspace(out_dir / "ws", weights_dir)
     games = render_games(out_dir / "games", 0, "train", train_games, seconds) + render_games(out_dir / "games", 0, "eval", held_out, seconds)
     known = engine.catalog.sources()
-    engine.catalog.add_games([g.entry() for g in games if g.game_id not in known])
+    engine.add_games([g.entry() for g in games if g.game_id not in known])
     t0 = time.perf_counter()
     _build(engine, jobs)
     build_s = time.perf_counter() - t0
@@ -99,7 +99,7 @@ def evaluate_shooter(weights_dir: Path, out_dir: Path, *, train_games: int = 24,
     real = [render_game(out_dir / "sportvu" / f"sportvu-shot{k:03d}", f"sportvu-shot{k:03d}", seconds=4.0, source=SportVUSource(data_dir=sportvu, shot=k))
             for k in range(n_shots)]
     known = engine.catalog.sources()
-    engine.catalog.add_games([g.entry() for g in real if g.game_id not in known])
+    engine.add_games([g.entry() for g in real if g.game_id not in known])
     _build(engine, jobs)
     plan = engine.plan_keys([HEATMAPS_LAYER, FEATURES_LAYER], games=[g.game_id for g in real])
     arts = [ShotArtifacts(game=g.game_id, heatmaps=TrainedOn(layer=HEATMAPS_LAYER, game=g.game_id, key=plan.key(HEATMAPS_LAYER, g.game_id) or ""),
