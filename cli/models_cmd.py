@@ -85,6 +85,7 @@ def register(
     provides: Annotated[list[str] | None, typer.Option("--provides", help="NAME=VALUE output contract (repeatable).")] = None,
     expects: Annotated[list[str] | None, typer.Option("--expects", help="ROLE.NAME=VALUE required of another role (repeatable).")] = None,
     description: Annotated[str, typer.Option()] = "",
+    implementation: Annotated[str, typer.Option("--implementation", help="MODULE:CLASS that runs the weights (docs/models.md); checked now.")] = "",
 ) -> None:
     """Digest WEIGHTS and register it as ROLE VERSION in models.yaml."""
     on = []
@@ -102,7 +103,7 @@ def register(
     engine = _engine(ctx)
     run_register(
         engine.models, role, version, weights, _pairs(trained_with, "--trained-with"), on,
-        {k: _scalar(v) for k, v in _pairs(provides, "--provides").items()}, exp, description,
+        {k: _scalar(v) for k, v in _pairs(provides, "--provides").items()}, exp, description, implementation,
     )
     out.print(f"registered {role} {version} in {engine.models.path}")
 

@@ -304,3 +304,21 @@ def test_check_reports_weights_changed_in_place_and_unknown_trains_on(lws: Ws) -
     problems = [p.line() for p in check(lws.engine(), "production")]
     assert "trains_on: jn_classifier trains on layer t-trakcs, which is not registered here" in problems
     assert any(p.startswith("weights: tracker trk-v1: ") and "models.yaml records xxh3-128:" in p for p in problems)
+
+
+def test_register_implementation_is_checked_now_and_written_on_the_role_or_version(ws: Ws) -> None:
+    w = ws.weights("det-x", b"x" * 64)
+    bad = ws.cli("models", "register", "newrole", "v1", str(w), "--implementation", "layers_for_tests:NoSuchModel")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: --implementation of newrole v1 'layers_for_tests:NoSuchModel': cannot be imported")
+    assert "newrole" not in (ws.root / "models.yaml").read_text()  # nothing written
+    ok = ws.cli("models", "register", "newrole", "v1", str(w), "--implementation", "layers_for_tests:ByteModel")
+    assert ok.returncode == 0, ok.stderr
+    e = ws.engine()
+    assert e.models.implementation("newrole", "v1")[0] == "layers_for_tests:ByteModel"
+    assert e.models.spec.roles["newrole"].implementation == "layers_for_tests:ByteModel"  # a new role: on the role
+    w2 = ws.weights("det-y", b"y" * 64)
+    assert ws.cli("models", "register", "detector", "det-y", str(w2), "--implementation", "layers_for_tests:ByteModel").returncode == 0
+    e = ws.engine()
+    assert e.models.spec.roles["detector"].implementation == ""  # an existing role: on the version
+    assert e.models.spec.roles["detector"].versions["det-y"].implementation == "layers_for_tests:ByteModel"

@@ -231,3 +231,4 @@ def test_match_pairs_within_the_radius_one_to_one() -> None:
     rows, cols = match(det, truth, 6.0)
     assert rows.shape == (1,) and cols.tolist() == [0]
     assert match(det[:0], truth, 6.0)[0].shape == (0,)
+

@@ -8,6 +8,7 @@ from pydantic import JsonValue
 
 from artifacts.errors import UsageError
 from artifacts.keys import check_role, hash_file
+from artifacts.registry.modelimpl import resolve_implementation
 from artifacts.registry.models import Models, TrainedOn
 from artifacts.registry.models_edit import child, edit_models
 
@@ -31,11 +32,18 @@ def register(
     provides: dict[str, JsonValue] | None = None,
     expects: dict[str, dict[str, JsonValue]] | None = None,
     description: str = "",
+    implementation: str = "",
 ) -> Models:
-    """Add ``role`` ``version`` with the digest of ``weights``; refuse an existing version."""
+    """Add ``role`` ``version`` with the digest of ``weights``; refuse an existing version.
+
+    ``implementation`` (``package.module:Class`` or an ``artifacts.models`` entry point) is the
+    code that runs the weights; it must import and offer ``from_weights`` now, not at the first
+    build. It is written on the version, or on the role when the role is new."""
     check_new_version(models, role, version)
     if not weights.is_file():
         raise UsageError("weights file", str(weights), "not found", "pass the path of the trained weights")
+    if implementation:
+        resolve_implementation(implementation, f"--implementation of {role} {version}")
     digest = hash_file(weights)
     base = models.path.parent.resolve()
     w = weights.resolve()
@@ -53,7 +61,13 @@ def register(
     if expects:
         entry["expects"] = {r: dict(c) for r, c in expects.items()}
 
+    new_role = role not in models.spec.roles
+    if implementation and not new_role:
+        entry["implementation"] = implementation
+
     def change(data: dict[str, object]) -> None:
+        if implementation and new_role:
+            child(child(data, "roles"), role)["implementation"] = implementation
         child(child(child(data, "roles"), role), "versions")[version] = entry
         if "schema" not in data:
             data["schema"] = 1
