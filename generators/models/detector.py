@@ -123,14 +123,23 @@ class FootpointDetector(TrainedModel[DetectorConfig, DetectorNet]):
     def threshold(self) -> float:
         return self.config.threshold
 
-    def detect(self, frames: NDArray[np.uint8], batch_size: int = 8) -> list[NDArray[np.float32]]:
+    @property
+    def max_detections(self) -> int:
+        """The most detections :meth:`detect` returns per frame unless told otherwise."""
+        return self.config.max_detections
+
+    def detect(self, frames: NDArray[np.uint8], batch_size: int = 8, max_detections: int | None = None) -> list[NDArray[np.float32]]:
         """Foot-points of every frame of ``frames`` ``[B, H, W, 3]`` uint8 RGB.
 
         Returns one float32 array ``[k, 3]`` per frame: ``px, py`` in frame pixels (0 <= px < W,
-        0 <= py < H) and the confidence in [threshold, 1], most confident first.
+        0 <= py < H) and the confidence in [threshold, 1], most confident first; at most
+        ``max_detections`` rows (None: the maximum stored with the weights, :attr:`max_detections`).
         """
         if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
             raise ValueError(f"frames of shape {frames.shape} {frames.dtype}: expected [B, H, W, 3] uint8")
+        if max_detections is not None and max_detections < 1:
+            raise ValueError(f"max_detections {max_detections}: expected at least 1")
+        cap = self.config.max_detections if max_detections is None else max_detections
         _, h, w, _ = frames.shape
         ph, pw = -h % ALIGN, -w % ALIGN
         result: list[NDArray[np.float32]] = []
@@ -140,5 +149,5 @@ class FootpointDetector(TrainedModel[DetectorConfig, DetectorNet]):
                 if ph or pw:
                     chunk = np.pad(chunk, ((0, 0), (0, ph), (0, pw), (0, 0)))
                 out = self.net(to_input(chunk, self.device))
-                result += decode(out, self.config.threshold, self.config.max_detections, h, w)
+                result += decode(out, self.config.threshold, cap, h, w)
         return result

@@ -8,22 +8,35 @@ Per game, one parquet table ``detections.parquet``, one row per detection:
 | ``camera`` | string | the video's source name |
 | ``px``, ``py`` | float32 | foot-point in that video's pixels |
 | ``confidence`` | float32 | detector confidence, 0-1 |
-| ``embedding`` | fixed_size_list<float32>[D] | appearance embedding, L2-normalised |
-| ``jersey`` | fixed_size_list<float32>[133] | 3 objectness + 30 digit + 100 whole-number logits |
+| ``embedding`` | fixed_size_list<float32 or float16>[D] | appearance embedding, L2-normalised |
+| ``jersey`` | fixed_size_list<float32 or float16>[133] | 3 objectness + 30 digit + 100 whole-number logits |
 | ``team_probs`` | fixed_size_list<float32>[3] | preliminary team: team 0, team 1, referee |
 | ``team`` | int8 | argmax of ``team_probs`` |
 
 Rows are sorted by (camera, frame); row groups of 65,536 rows keep frame-range reads cheap.
-The detector reads pixels only: ground truth never reaches this layer.
+``vector_dtype = "float16"`` stores ``embedding`` and ``jersey`` as half floats (readers cast
+them with :func:`generators.layers.frame_level.table.vectors`). The detector reads pixels only:
+ground truth never reaches this layer.
+
+The layer is chunked (``artifacts.layers.chunks``): the plan cuts each camera into frame
+ranges from its container's packets (:mod:`generators.layers.frame_level.index`, nothing
+decoded); a chunk seeks to the keyframe before its range, decodes it and writes its detections
+batch by batch (``part.parquet``); the merge streams the parts, in plan order (camera, then
+frame), into ``detections.parquet``. Ranges start on multiples of ``stride * batch`` frames, so
+the detector and the crop encoder see the batches of an unchunked run, and the table is the
+same, byte for byte, whatever the chunk size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from artifacts import BuildContext, Generator, Params, Resources
+from artifacts.layers import Chunk, ChunkContext, ChunkPlan, ChunkReader
 
 # numpy, pyarrow, torch and av are imported in build(): layer discovery must stay cheap.
 
@@ -48,9 +61,21 @@ def cpu_threads(n: int) -> Iterator[None]:
 
 
 class FrameLevelParams(Params):
-    stride: int = 1
-    batch: int = 16
+    stride: int = Field(default=1, ge=1)  # run on every stride-th frame
+    batch: int = Field(default=16, ge=1)  # frames decoded and detected together
     figure_height_px: float = 0.0  # crop box height when the detector gives none; 0: the encoder's default
+    # None: the maximum stored with the detector's weights (100 for the reference detector).
+    max_detections: int | None = Field(default=None, ge=1)
+    vector_dtype: Literal["float32", "float16"] = "float32"  # of the embedding and jersey columns
+
+
+PART = "part.parquet"
+CAP_FIX = "raise params.frame-level.max_detections"
+
+
+def batch_frames(p: FrameLevelParams) -> int:
+    """Frames that one detector batch spans: chunks start on multiples of it."""
+    return p.stride * p.batch
 
 
 class FrameLevel(Generator):
@@ -63,51 +88,76 @@ class FrameLevel(Generator):
     contracts: ClassVar[dict[str, str]] = {"embedding_dim": "crop_encoder"}
     # Inference: a GPU where the executor has one (on a Ray cluster without GPUs it runs on a CPU).
     resources = Resources(cpus=1, gpus=1)
+    # Frames per chunk (rounded to a multiple of stride * batch): 2,048 frames take one to two
+    # minutes on one CPU thread at 640x360 (15-32 frames/s end to end measured, docs/layers.md),
+    # seconds on a GPU. A chunk is what a killed build computes again; 430,000 frames make ~210.
+    chunk_size = 2048
     description = "detector foot-points and crop-encoder features for every decoded frame"
 
-    def build(self, ctx: BuildContext) -> None:
-        import numpy as np
-        import pyarrow as pa
-
-        from generators.layers.frame_level.decode import decode_batches
-        from generators.layers.frame_level.infer import FrameDetections, detect_and_encode
+    def plan_chunks(self, ctx: BuildContext, size: int) -> ChunkPlan:
+        """Each camera (in name order) in ranges of about ``size`` frames, from its packets."""
+        from generators.layers.frame_level.index import frame_ranges, index_video
 
         p = ctx.params
         assert isinstance(p, FrameLevelParams)
+        step = batch_frames(p)
+        size = max(step, round(size / step) * step)
+        chunks: list[Chunk] = []
+        for name in ctx.source_names():
+            url = ctx.source(name).url
+            for r in frame_ranges(name, url, index_video(name, url), size):
+                chunks.append(Chunk(index=len(chunks), label=f"{name} frames {r.start}-{r.stop - 1}", units=r.stop - r.start,
+                                    spec=r.model_dump(mode="json")))
+        return ChunkPlan(unit="frames", chunks=chunks)
+
+    def build_chunk(self, ctx: ChunkContext) -> None:
+        """Detect and encode the chunk's frames; write them to ``part.parquet`` batch by batch."""
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        from generators.layers.frame_level.decode import decode_range
+        from generators.layers.frame_level.index import RangeSpec
+        from generators.layers.frame_level.infer import detect_and_encode
+        from generators.layers.frame_level.table import detection_batch, schema
+
+        p = ctx.params
+        assert isinstance(p, FrameLevelParams)
+        r = RangeSpec.model_validate(ctx.chunk.spec)
         detector = ctx.model("detector").load()
         encoder = ctx.model("crop_encoder").load()
-        parts: list[tuple[str, FrameDetections]] = []
-        with cpu_threads(INFERENCE_THREADS):
-            for name in ctx.source_names():
-                url = ctx.source(name).url
-                for frames_idx, frames in decode_batches(name, url, p.stride, p.batch):
-                    found = detect_and_encode(detector, encoder, frames, np.asarray(frames_idx, np.int32), p.figure_height_px)
-                    if len(found):
-                        parts.append((name, found))
-        dim = int(encoder.embedding_dim)
+        cap = p.max_detections if p.max_detections is not None else int(detector.max_detections)
+        target = schema(int(encoder.embedding_dim), p.vector_dtype)
+        url = ctx.source(r.source).url
+        frames_done = 0
+        capped: list[int] = []
+        with pq.ParquetWriter(ctx.output_path(PART), target, compression="zstd") as writer, cpu_threads(INFERENCE_THREADS):
+            for idx, frames in decode_range(r.source, url, r.start, r.stop, r.start_pts, r.stop_pts, r.seek_pts, p.stride, p.batch):
+                found = detect_and_encode(detector, encoder, frames, np.asarray(idx, np.int32), p.figure_height_px, cap)
+                frames_done += len(idx)
+                capped += idx[found.per_frame >= cap].tolist()
+                if len(found):
+                    writer.write_batch(detection_batch(r.source, found, target))
+        # Every chunk counts, capped or not, so that the merged signal's total is the game's frames.
+        ctx.capped("frames", len(capped), frames_done, f"the detector returned its maximum of {cap} detections", CAP_FIX,
+                   [f"{r.source} frame {n}" for n in capped[:5]])
 
-        def cat(field: str, width: int | None = None, dtype: Any = np.float32) -> Any:
-            if parts:
-                return np.concatenate([getattr(f, field) for _, f in parts]).astype(dtype)
-            return np.zeros((0, width) if width else (0,), dtype)
+    def merge_chunks(self, ctx: BuildContext, chunks: list[ChunkReader]) -> None:
+        """The chunks' parts, in plan order (camera, then frame), as ``detections.parquet``."""
+        import pyarrow.parquet as pq
 
-        def vectors(a: Any, width: int) -> pa.FixedSizeListArray:
-            return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(a, np.float32).ravel()), width)
+        from generators.layers.frame_level.merge import RowGroupWriter, copy_part
+        from generators.layers.frame_level.table import schema
 
-        xy = cat("xy", 2)
-        team_probs = cat("team_probs", 3)
-        table = pa.table(
-            {
-                "frame": pa.array(cat("frame", dtype=np.int32)),
-                "camera": pa.array([name for name, f in parts for _ in range(len(f))], pa.string()),
-                "px": pa.array(np.ascontiguousarray(xy[:, 0])),
-                "py": pa.array(np.ascontiguousarray(xy[:, 1])),
-                "confidence": pa.array(cat("confidence")),
-                "embedding": vectors(cat("embedding", dim), dim),
-                "jersey": vectors(cat("jersey", 133), 133),
-                "team_probs": vectors(team_probs, 3),
-                "team": pa.array(team_probs.argmax(axis=1).astype(np.int8) if len(team_probs) else np.zeros(0, np.int8)),
-            }
-        )
-        ctx.write_table("detections.parquet", table)
-        ctx.record_contract("embedding_dim", dim)
+        p = ctx.params
+        assert isinstance(p, FrameLevelParams)
+        writer: RowGroupWriter | None = None
+        for c in chunks:
+            with c.open(PART) as f:
+                part = pq.ParquetFile(f)
+                if writer is None:  # the embedding width is the crop encoder's, as every chunk wrote it
+                    dim = int(part.schema_arrow.field("embedding").type.list_size)
+                    writer = RowGroupWriter(ctx.output_path("detections.parquet"), schema(dim, p.vector_dtype))
+                copy_part(part, writer, f"chunk {c.index} ({c.label}) of frame-level/{ctx.game} {PART}")
+        assert writer is not None  # a plan has at least one chunk
+        writer.close()
+        ctx.record_contract("embedding_dim", int(writer.schema.field("embedding").type.list_size))

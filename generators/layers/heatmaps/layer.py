@@ -151,6 +151,7 @@ def _read_upstream(ctx: BuildContext, cameras: list[str]) -> tuple[Detections, T
     import numpy as np
 
     from artifacts.errors import BuildError
+    from generators.layers.frame_level.table import vectors
     from generators.layers.heatmaps.inputs import NO_TRACK, Detections, Tracks
     from generators.layers.heatmaps.slots import track_jerseys
     from generators.models.jersey import decode_digits
@@ -180,8 +181,7 @@ def _read_upstream(ctx: BuildContext, cameras: list[str]) -> tuple[Detections, T
     row = np.full(n, NO_TRACK, np.int64)
     row[tracked] = order[pos]
     category = np.array([CATEGORIES.index(c) for c in trk.column("category").to_pylist()], np.int8)
-    jersey_col = table.column("jersey").combine_chunks()
-    jersey = jersey_col.flatten().to_numpy().reshape(n, jersey_col.type.list_size) if n else np.zeros((0, 133), np.float32)
+    jersey = vectors(table.column("jersey"))  # float32, also where frame-level stored float16
     det = Detections(
         camera=code[cam_names.indices.to_numpy(zero_copy_only=False)] if n else np.zeros(0, np.int32),
         frame=table.column("frame").to_numpy().astype(np.int32), px=table.column("px").to_numpy().astype(np.float32),

@@ -46,6 +46,8 @@ class TrackLevel(Generator):
         import numpy as np
         import pyarrow as pa
 
+        from generators.layers.frame_level.table import vectors
+
         p = ctx.params
         assert isinstance(p, TrackLevelParams)
         det = ctx.upstream("frame-level").table("detections.parquet", columns=["frame", "camera", "px", "py", "confidence", "embedding", "team_probs"])
@@ -55,10 +57,8 @@ class TrackLevel(Generator):
         camera = np.asarray(det.column("camera").to_pylist(), dtype=object)
         xy = np.stack([det.column("px").to_numpy(), det.column("py").to_numpy()], axis=1).astype(np.float64)
         conf = det.column("confidence").to_numpy()
-        emb_col = det.column("embedding").combine_chunks()
-        dim = emb_col.type.list_size
-        emb = emb_col.flatten().to_numpy().reshape(n, dim) if n else np.zeros((0, dim), np.float32)
-        probs3 = det.column("team_probs").combine_chunks().flatten().to_numpy().reshape(n, 3) if n else np.zeros((0, 3), np.float32)
+        emb = vectors(det.column("embedding"))  # float32, also where frame-level stored float16
+        probs3 = vectors(det.column("team_probs"))
         # The crop encoder scores team 0, team 1, referee; the category head adds "other".
         probs = np.concatenate([probs3, np.zeros((n, 1), probs3.dtype)], axis=1)
 
