@@ -30,6 +30,7 @@ from artifacts.store import Manifest, committed_chunks
 from generators.layers.frame_level.decode import decode_batches, decode_range
 from generators.layers.frame_level.index import frame_ranges, index_video
 from generators.layers.frame_level.infer import detect_and_encode
+from generators.layers.frame_level.layer import INFERENCE_THREADS, cpu_threads
 from generators.layers.frame_level.merge import RowGroupWriter
 from generators.layers.frame_level.table import detection_batch, schema, vectors
 from generators.models.crop_encoder import CropEncoder
@@ -63,22 +64,16 @@ def _table_path(ws: Ws) -> Path:
 
 def _unchunked(ws: Ws, trained: dict[str, Path], out: Path, batch: int) -> Path:
     """detections.parquet as the layer wrote it before chunks: each camera decoded from frame 0."""
-    import torch
-
     detector = FootpointDetector.from_weights(trained["det-v1"])
     encoder = CropEncoder.from_weights(trained["ce-v1"])
     target = schema(int(encoder.embedding_dim), "float32")
     batches = []
-    was = torch.get_num_threads()
-    torch.set_num_threads(1)  # the layer's INFERENCE_THREADS: the last bits depend on it
-    try:
+    with cpu_threads(INFERENCE_THREADS):  # as the layer: the last bits depend on the thread count
         for cam in ("left", "right"):
             url = str(ws.root / "games" / "r0" / f"{cam}.mp4")
             for idx, frames in decode_batches(cam, url, 1, batch):
                 found = detect_and_encode(detector, encoder, frames, idx.astype(np.int32))
                 batches.append(detection_batch(cam, found, target))
-    finally:
-        torch.set_num_threads(was)
     pq.write_table(pa.Table.from_batches(batches, target), out, row_group_size=65_536, compression="zstd")
     return out
 
@@ -250,18 +245,22 @@ def test_frames_at_the_detectors_maximum_are_counted(tmp_path: Path, trained: di
     assert _manifest(default).signals == [] and _manifest(default).recipe.params == {"batch": 4}
 
 
+def _faststart(video: Path, out: Path) -> Path:
+    """``video`` remuxed with its header (the frame count) at the front: a cut at the end keeps it."""
+    with av.open(str(video)) as src, av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for pk in src.demux(src.streams.video[0]):
+            if pk.size:
+                pk.stream = stream
+                dst.mux(pk)
+    return out
+
+
 def test_a_video_truncated_behind_its_header_fails_at_the_plan(tmp_path: Path, trained: dict[str, Path]) -> None:
     ws = _ws(tmp_path / "ws", trained)
     cut = render_game(ws.root / "games" / "cut", "cut", seed=7, seconds=2.0, size=(320, 192))
     video = cut.video("right")
-    faststart = tmp_path / "faststart.mp4"
-    with av.open(str(video)) as src, av.open(str(faststart), "w", format="mp4", options={"movflags": "+faststart"}) as dst:
-        out = dst.add_stream_from_template(src.streams.video[0])
-        for pk in src.demux(src.streams.video[0]):
-            if pk.size:
-                pk.stream = out
-                dst.mux(pk)
-    data = faststart.read_bytes()
+    data = _faststart(video, tmp_path / "faststart.mp4").read_bytes()
     video.write_bytes(data[: len(data) * 2 // 3])  # the header, at the front, still declares 20 frames
     ws.engine().catalog.add_games([cut.entry()])
     report = api.build(ws.engine(), [LAYER], jobs=1)
@@ -270,3 +269,16 @@ def test_a_video_truncated_behind_its_header_fails_at_the_plan(tmp_path: Path, t
     message = report.result.events[(LAYER, "cut")].message or ""
     assert re.search(r"video right '[^']*right\.mp4': unreadable: truncated: holds \d+ of the 20 frames its header declares; replace the file", message), message
     assert "\n" not in message
+
+
+def test_the_plan_refuses_what_it_cannot_number(tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_bytes(b"this is a text file" * 20)
+    with pytest.raises(BuildError, match=r"^video cam '[^']*notes.mp4': unreadable: .*; replace the file with a complete export"):
+        index_video("cam", str(text))
+    p = tmp_path / "cam.mp4"
+    _write_video(p, 30, gop=10)
+    cut = _faststart(p, tmp_path / "cut.mp4")
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    with pytest.raises(BuildError, match=r"unreadable: truncated: holds \d+ of the 30 frames its header declares; replace the file"):
+        index_video("cut", str(cut))

@@ -130,8 +130,9 @@ def decode_range(name: str, url: str, start: int, stop: int, start_pts: int, sto
                 if pts is None or pts <= last:
                     raise unreadable(name, url, f"frame {n}: decoded pts {pts} after pts {last}, so frames cannot be numbered")
                 if n == start and pts > start_pts:
-                    raise unreadable(name, url, f"frame {start} (pts {start_pts}) was not decoded: decoding from the keyframe at pts {seek_pts} "
-                                                f"reached pts {pts} first (remux it: ffmpeg -i IN -c copy OUT.mp4)")
+                    where = "the start of the file" if seek_pts is None else f"the keyframe at pts {seek_pts}"
+                    raise unreadable(name, url, f"frame {start} (pts {start_pts}) did not decode: decoding from {where} reached pts {pts} first "
+                                                "(a stream that starts without a keyframe? re-encode it: ffmpeg -i IN -c:v libx264 OUT.mp4)")
                 last = pts
                 if pts < start_pts:
                     continue  # decoded from the keyframe on to reach the range; not ours

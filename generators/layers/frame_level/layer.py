@@ -38,7 +38,7 @@ from pydantic import Field
 from artifacts import BuildContext, Generator, Params, Resources
 from artifacts.layers import Chunk, ChunkContext, ChunkPlan, ChunkReader
 
-# numpy, pyarrow, torch and av are imported in build(): layer discovery must stay cheap.
+# numpy, pyarrow, torch and av are imported in the chunk methods: layer discovery must stay cheap.
 
 # Torch's CPU kernels split their reductions by thread, so the last bits of the detector's
 # outputs depend on the thread count (measured: px and confidence 1 ulp apart between 1 and 2
@@ -61,6 +61,8 @@ def cpu_threads(n: int) -> Iterator[None]:
 
 
 class FrameLevelParams(Params):
+    """Parameters of ``frame-level`` (docs/layers.md); a value equal to its default stays out of the recipe."""
+
     stride: int = Field(default=1, ge=1)  # run on every stride-th frame
     batch: int = Field(default=16, ge=1)  # frames decoded and detected together
     figure_height_px: float = 0.0  # crop box height when the detector gives none; 0: the encoder's default
