@@ -291,3 +291,20 @@ def test_chunks_read_and_merge_through_an_object_store(tmp_path: Path, s3: S3Ser
     n, _d, assignments, tracks, _s = outputs(ws, "g")
     expected = tracked_whole(pq.read_table(path), Tracker(PARAMS))
     assert n >= 4 and assignments.equals(expected[0]) and tracks.equals(expected[1])
+
+
+def test_float16_embeddings_are_tracked_as_float32(tmp_path: Path) -> None:
+    """frame-level may store embeddings as float16: the layer casts them to float32."""
+    path = tmp_path / "g.parquet"
+    write_detections(path, frames=300, row_group=1000, seed=8)
+    det = pq.read_table(path)
+    at = det.schema.get_field_index("embedding")
+    half = pa.FixedSizeListArray.from_arrays(pa.array(det.column("embedding").combine_chunks().flatten().to_numpy().astype(np.float16)), 16)
+    det16 = det.set_column(at, pa.field("embedding", half.type), half)
+    pq.write_table(det16, path, row_group_size=1000)
+    ws = synthetic_ws(tmp_path, {"g": path}, chunk_size=1500)
+    assert api.build(ws.engine(), [LAYER]).ok()
+    _n, _d, assignments, tracks, _s = outputs(ws, "g")
+    as32 = pa.FixedSizeListArray.from_arrays(pa.array(half.flatten().to_numpy().astype(np.float32)), 16)
+    expected = tracked_whole(det16.set_column(at, pa.field("embedding", as32.type), as32), Tracker(PARAMS))
+    assert assignments.equals(expected[0]) and tracks.equals(expected[1])
