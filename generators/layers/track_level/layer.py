@@ -22,11 +22,30 @@ Per game, two parquet tables:
 
 Track ids are made unique within a game by numbering cameras' tracks consecutively in camera
 name order.
+
+A task runs as chunks (a two-hour game has millions of detections): each camera's rows are cut
+into ranges of whole frames of about ``chunk_size`` detections (``plan.py``); each chunk
+continues the camera's previous one, carrying the tracker's state (``chunk.py``); cameras'
+chains run in parallel; the merge numbers the tracks and writes the tables (``merge.py``).
+Memory holds one row group and the tracker's state, whatever the game's length, and the
+tables are the same, byte for byte, whatever the chunk size.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from artifacts import BuildContext, Generator, Params
+from artifacts.errors import BuildError
+from artifacts.layers import Chunk, ChunkContext, ChunkPlan, ChunkReader
+
+if TYPE_CHECKING:
+    from generators.layers.track_level.plan import ChunkSpec
+    from generators.models.tracking.state import TrackerState
+
+# numpy, pyarrow and scipy are imported in the methods' helpers: layer discovery must stay cheap.
+
+DETECTIONS = "detections.parquet"
 
 
 class TrackLevelParams(Params):
@@ -35,64 +54,89 @@ class TrackLevelParams(Params):
 
 class TrackLevel(Generator):
     name = "track-level"
-    version = "1"
+    version = "1"  # chunked since, with the same outputs byte for byte: no bump
     Params = TrackLevelParams
     upstream = ("frame-level",)
     models = ("tracker",)
     outputs = ("assignments.parquet", "tracks.parquet")
+    chunk_size = 262_144  # detections per chunk: 4 of frame-level's row groups, ~26,000 frames of one camera
     description = "track id per detection (motion + appearance, Hungarian) and a category per track"
 
-    def build(self, ctx: BuildContext) -> None:
-        import numpy as np
-        import pyarrow as pa
+    def _what(self, ctx: BuildContext) -> str:
+        return f"{DETECTIONS} of frame-level/{ctx.game}"
 
-        from generators.layers.frame_level.table import vectors
+    def plan_chunks(self, ctx: BuildContext, size: int) -> ChunkPlan:
+        """Each camera's rows in chunks of whole frames, chained per camera (``after``)."""
+        import pyarrow.parquet as pq
+
+        from generators.layers.track_level.plan import ChunkSpec, cut
+
+        with ctx.upstream("frame-level").open(DETECTIONS) as f:
+            pieces = cut(pq.ParquetFile(f), size, self._what(ctx))
+        if not pieces:  # no detection at all: one chunk that tracks nothing
+            return ChunkPlan(unit="detections", chunks=[Chunk(index=0, label="no detections", units=0, spec=ChunkSpec(camera="", start=0, stop=0).model_dump())])
+        chunks: list[Chunk] = []
+        last: dict[str, int] = {}
+        for piece in pieces:
+            spec = ChunkSpec(camera=piece.camera, start=piece.start, stop=piece.stop)
+            chunks.append(Chunk(index=len(chunks), label=f"{piece.camera} frames {piece.first_frame}-{piece.last_frame}",
+                                units=piece.stop - piece.start, spec=spec.model_dump(), after=last.get(piece.camera)))
+            last[piece.camera] = len(chunks) - 1
+        return ChunkPlan(unit="detections", chunks=chunks)
+
+    def build_chunk(self, ctx: ChunkContext) -> None:
+        """Track the chunk's rows from the previous chunk's state; write the assignments
+        (internal uids), the state at the end, and the chunk's place (``chunk.json``)."""
+        import pyarrow.parquet as pq
+
+        from generators.layers.track_level.chunk import CHUNK_SCHEMA, UNUSABLE, UNUSABLE_FIX, embedding_dim, run_rows
+        from generators.layers.track_level.plan import ChunkSpec, row_group_starts
 
         p = ctx.params
         assert isinstance(p, TrackLevelParams)
-        det = ctx.upstream("frame-level").table("detections.parquet", columns=["frame", "camera", "px", "py", "confidence", "embedding", "team_probs"])
-        tracker = ctx.model("tracker").load()
-        n = det.num_rows
-        frame = det.column("frame").to_numpy()
-        camera = np.asarray(det.column("camera").to_pylist(), dtype=object)
-        xy = np.stack([det.column("px").to_numpy(), det.column("py").to_numpy()], axis=1).astype(np.float64)
-        conf = det.column("confidence").to_numpy()
-        emb = vectors(det.column("embedding"))  # float32, also where frame-level stored float16
-        probs3 = vectors(det.column("team_probs"))
-        # The crop encoder scores team 0, team 1, referee; the category head adds "other".
-        probs = np.concatenate([probs3, np.zeros((n, 1), probs3.dtype)], axis=1)
+        spec = ChunkSpec.model_validate(ctx.chunk.spec)
+        camera, start, stop = spec.camera, spec.start, spec.stop
+        what = self._what(ctx)
+        writer = pq.ParquetWriter(ctx.output_path("assignments.parquet"), CHUNK_SCHEMA, compression="zstd")
+        try:
+            with ctx.upstream("frame-level").open(DETECTIONS) as f:
+                pf = pq.ParquetFile(f)
+                state = self._state(ctx, spec, embedding_dim(pf, what))
+                counts = run_rows(pf, row_group_starts(pf), camera, start, stop, state, p.min_confidence, writer, what)
+        finally:
+            writer.close()
+        ctx.skipped("detections", counts.unusable, counts.rows, UNUSABLE, UNUSABLE_FIX, counts.examples)
+        ctx.output_path("state.safetensors").write_bytes(state.to_bytes())
+        ctx.output_path("chunk.json").write_text(spec.model_dump_json())
 
-        track_id = np.full(n, -1, np.int64)
-        rows: dict[str, list[object]] = {k: [] for k in ("track_id", "camera", "category", "detections", "first_frame", "last_frame")}
-        next_id = 0
-        for cam in sorted(set(camera.tolist())):
-            sel = np.flatnonzero((camera == cam) & (conf >= p.min_confidence))
-            if len(sel) == 0:
-                continue
-            local = tracker.track(frame[sel], xy[sel], conf[sel], emb[sel])
-            assigned = local >= 0
-            track_id[sel[assigned]] = local[assigned] + next_id
-            for tid, category in tracker.categorize(local, probs[sel]).items():
-                member = frame[sel][local == tid]
-                rows["track_id"].append(tid + next_id)
-                rows["camera"].append(cam)
-                rows["category"].append(category)
-                rows["detections"].append(len(member))
-                rows["first_frame"].append(int(member.min()))
-                rows["last_frame"].append(int(member.max()))
-            next_id += int(local.max()) + 1 if assigned.any() else 0
-        ctx.write_table(
-            "assignments.parquet",
-            pa.table({"detection": pa.array(np.arange(n, dtype=np.int64)), "frame": det.column("frame"), "camera": det.column("camera"), "track_id": pa.array(track_id)}),
-        )
-        ctx.write_table(
-            "tracks.parquet",
-            pa.table({
-                "track_id": pa.array(rows["track_id"], pa.int64()),
-                "camera": pa.array(rows["camera"], pa.string()),
-                "category": pa.array(rows["category"], pa.string()),
-                "detections": pa.array(rows["detections"], pa.int64()),
-                "first_frame": pa.array(rows["first_frame"], pa.int64()),
-                "last_frame": pa.array(rows["last_frame"], pa.int64()),
-            }),
-        )
+    def _state(self, ctx: ChunkContext, spec: ChunkSpec, dim: int) -> TrackerState:
+        """The camera's state: new for its first chunk, else the previous chunk's, checked."""
+        from generators.layers.track_level.plan import ChunkSpec
+        from generators.models.tracking.state import TrackerState
+
+        model = ctx.model("tracker")
+        tracker = model.load()
+        if not callable(getattr(tracker, "state", None)):
+            raise BuildError(f"model {model.ref.label()}", type(tracker).__name__, "has no state(): track-level runs the tracker chunk by chunk",
+                             "use generators.models.tracking.tracker:Tracker, or an implementation with its state() method")
+        if ctx.chunk.after is None:
+            fresh = tracker.state(dim, categories=True)
+            assert isinstance(fresh, TrackerState)
+            return fresh
+        previous = ctx.previous()
+        with previous.open("chunk.json") as f:
+            before = ChunkSpec.model_validate_json(f.read())
+        if before.camera != spec.camera or before.stop != spec.start:
+            raise BuildError(f"chunk {ctx.chunk.index} of track-level/{ctx.game}", spec.model_dump_json(),
+                             f"does not continue chunk {previous.index} ({before.model_dump_json()})", "remove the key's chunks and build again")
+        with previous.open("state.safetensors") as f:
+            state = TrackerState.from_bytes(f.read(), f"tracker state of chunk {previous.index} of track-level/{ctx.game}")
+        if state.params != tracker.params or state.embedding_dim != dim or not state.categories:
+            raise BuildError(f"tracker state of chunk {previous.index} of track-level/{ctx.game}", model.ref.label(),
+                             "was made by another tracker or for other embeddings", "remove the key's chunks and build again")
+        return state
+
+    def merge_chunks(self, ctx: BuildContext, chunks: list[ChunkReader]) -> None:
+        from generators.layers.track_level.merge import merge
+
+        merge(ctx, chunks)

@@ -2,6 +2,7 @@
 
     params.py      TrackerParams: the fitted parameters, stored as a safetensors weights file
     tracker.py     Tracker: the model implementation (``from_weights``), online association
+    state.py       TrackerState: the association's state between frames, fed in pieces, saved and restored
     categories.py  the category taxonomy and the category head (per-track aggregation)
 
 Fitting it and scoring it against ground truth live in :mod:`generators.reference`

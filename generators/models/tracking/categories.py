@@ -44,6 +44,14 @@ def categorize(track_ids: npt.ArrayLike, team_probs: npt.ArrayLike) -> dict[int,
     tracks, inverse = np.unique(ids[keep], return_inverse=True)
     sums = np.zeros((len(tracks), len(CATEGORIES)))
     np.add.at(sums, inverse, probs[keep])
+    return dict(zip((int(t) for t in tracks), categories_of_sums(sums), strict=True))
+
+
+def categories_of_sums(sums: npt.ArrayLike) -> list[str]:
+    """Category of each track from the sum of its detections' probabilities, [K, 4] float64
+    (what :func:`categorize` computes; a streaming caller accumulates the sums itself, adding
+    each track's detections in order from 0.0 to get the same bits). Ties go to the earlier
+    category."""
+    s = np.asarray(sums, dtype=np.float64).reshape(-1, len(CATEGORIES))
     # Means differ from sums by a positive per-track factor: the argmax is the same.
-    best = np.argmax(sums, axis=1)
-    return {int(t): CATEGORIES[int(c)] for t, c in zip(tracks, best, strict=True)}
+    return [CATEGORIES[int(c)] for c in np.argmax(s, axis=1)]
