@@ -31,6 +31,7 @@ from artifacts.workspace import SourceSpec, init_workspace
 from generators.layers.clips.cut import ClipSpec, cut_clips, video_span
 from generators.layers.clips.examples import Example, example, split_of
 from generators.layers.clips.plays import parse_plays
+from generators.layers.seek import DecodeCount
 from generators.render import RenderedGame, read_frames, render_game, simulate
 from generators.render.plays import ANGLES, plays_rows, write_plays
 
@@ -170,6 +171,49 @@ def test_a_truncated_video_is_a_clear_error(tmp_path: Path, games: dict[str, Ren
     assert info.value.line() == f"video wide '{fast}': unreadable: truncated: it ends at {decodable / 10:.3f} s, before the window 4.2-6.0 s ends" + fix
 
 
+def test_a_play_near_the_end_of_a_long_video_is_cut_by_seeking(tmp_path: Path) -> None:
+    long = render_game(tmp_path / "long", "long", 5, seconds=60.0, size=SIZE, cameras=("wide",))  # 600 frames, a keyframe a second
+    video = str(long.video("wide"))
+    seeking, through = DecodeCount(), DecodeCount()
+    a = cut_clips("wide", video, [ClipSpec(55.0, 57.0, tmp_path / "seek.mp4")], count=seeking)
+    b = cut_clips("wide", video, [ClipSpec(55.0, 57.0, tmp_path / "through.mp4")], seek_gap_s=float("inf"), count=through)  # a decode-all baseline
+    assert a == b and [(c.first_frame, c.frames) for c in a] == [(550, 20)]
+    assert (tmp_path / "seek.mp4").read_bytes() == (tmp_path / "through.mp4").read_bytes()
+    assert through.seeks == 0 and through.frames >= 570  # every frame up to the end of the window
+    assert seeking.seeks == 1 and 20 <= seeking.frames <= 20 + 10 + 1  # the window, at most a GOP before it, the frame that ends it
+
+
+def test_chunked_build_equals_one_chunk(tmp_path: Path, games: dict[str, RenderedGame]) -> None:
+    ws = make_ws(tmp_path / "ws", games, plays={"g1": bad_plays(SECONDS)})
+    assert api.build(ws.engine(), ["clips"], jobs=1).ok()
+    e = ws.engine()
+
+    def outputs(g: str) -> dict[str, object]:
+        """The artifact's files, with its data directory (which holds the build's attempt id) left out of the URIs."""
+        d = _manifest_dir(ws.engine(), "clips", g)
+        out: dict[str, object] = {k: v.replace(str(d).encode(), b"DATA") for k, v in _files(d).items() if not k.endswith(".parquet")}
+        for name in ("clips.parquet", "rejects.parquet"):
+            t = pq.read_table(d / name)
+            out[name] = (t.schema, [{k: v.replace(str(d), "DATA") if k == "uri" else v for k, v in r.items()} for r in t.to_pylist()])
+        return out
+
+    one = {g: outputs(g) for g in games}
+    chunks = {}
+    for g in games:
+        m = e.store.manifest("clips", g, e.plan_keys(["clips"]).key("clips", g) or "")
+        assert m is not None and m.chunks == 1
+        e.store.remove_artifact(m)
+    ws.set_config("\n[chunk_size]\nclips = 1\n")
+    assert api.build(ws.engine(), ["clips"], jobs=1).ok()
+    for g in games:
+        m = e.store.manifest("clips", g, e.plan_keys(["clips"]).key("clips", g) or "")
+        assert m is not None
+        chunks[g] = m.chunks
+        assert outputs(g) == one[g]
+    assert chunks == {"g0": 3, "g1": 5, "g2": 2}  # one chunk a valid play
+    assert any(k.endswith(".mp4") for k in one["g0"]) and len(one["g1"]) == 4 + 3  # g1: three clips beside the tables
+
+
 # ----- JSONL ----------------------------------------------------------------------------------
 
 
@@ -286,6 +330,16 @@ def test_bad_plays_are_rejected_one_by_one_and_the_rest_is_cut(tmp_path: Path, g
     assert outcome is not None and list(outcome.warnings) == [m for *_, m in expected]
     cut = [(c["play_id"], c["angle"], c["frames"]) for c in pq.read_table(d / "clips.parquet").to_pylist()]
     assert cut == [("ok1", "broadcast", 15), ("ok1", "tactical", 15), ("edge", "tactical", 10)]
+    # The plays left out are counted in the manifest, by reason, out of the 9 rows of the annotation.
+    e = ws.engine()
+    m = e.store.manifest("clips", "g1", e.plan_keys(["clips"]).key("clips", "g1") or "")
+    assert m is not None
+    assert [(x.kind, x.what, x.count, x.total, x.reason, x.examples) for x in m.signals] == [
+        ("skipped", "plays", 3, 9, "its row is not a valid play", ["noangle (row 3)", "backwards (row 9)", "nodesc (row 10)"]),
+        ("skipped", "plays", 1, 9, "its play_id repeats an earlier row's", ["ok1 (row 7)"]),
+        ("skipped", "plays", 2, 9, "its window is outside the video", ["late (row 4)", "early (row 5)"]),
+        ("skipped", "plays", 1, 9, "its window holds no frame of the video", ["tiny (row 8)"]),
+    ]
     # The CLI shows the same lines after its summary; the build succeeds (exit 0).
     shutil.rmtree(ws.root / "store")
     r = ws.cli("build", "clips", "-j", "1")
@@ -302,6 +356,8 @@ def test_an_angle_without_its_video_is_rejected_and_the_other_angle_cut(tmp_path
         "plays row 2 (play001) of game g2 angle 'tactical': is cut from video tactical, which game g2 does not have; "
         "register it (artifacts games add g2 --source tactical=... --replace) or set tactical_camera in [params.clips]")]
     assert [(c["play_id"], c["angle"]) for c in pq.read_table(d / "clips.parquet").to_pylist()] == [("play001", "broadcast"), ("play002", "broadcast")]
+    m = ws.engine().store.manifest("clips", "g2", ws.engine().plan_keys(["clips"]).key("clips", "g2") or "")
+    assert m is not None and [(x.count, x.total, x.reason, x.examples) for x in m.signals] == [(1, 2, "the camera of its angle is not a video of the game", ["play001 (row 2)"])]
 
 
 def test_an_unusable_annotation_fails_only_its_game(tmp_path: Path, games: dict[str, RenderedGame]) -> None:

@@ -12,7 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import Ws, make_pipeline_ws
@@ -20,7 +22,7 @@ from numpy.typing import NDArray
 
 from artifacts import api
 from artifacts.api import BuildReport
-from artifacts.errors import SourceError, StoreError
+from artifacts.errors import BuildError, SourceError, StoreError
 from artifacts.layers import ArtifactReader
 from artifacts.plan import State
 from generators.layers.heatmaps import layout, store
@@ -29,7 +31,11 @@ from generators.layers.heatmaps.footprint import select
 from generators.layers.heatmaps.inputs import NO_TRACK, OTHER, REFEREE, TEAM_A, TEAM_B, Detections, Tracks, Windows, footprint_height
 from generators.layers.heatmaps.rasterise import BLOCK, rasterise
 from generators.layers.heatmaps.slots import assign, labels, track_jerseys
-from generators.layers.shots.window import FRAMES
+from generators.layers.heatmaps.upstream import ReadCount, TrackTable, track_jerseys_streamed, window_detections
+from generators.layers.shots.annotation import parse_shots
+from generators.layers.shots.window import FRAMES, shot_window
+from generators.models.jersey import decode_digits
+from generators.models.tracking.categories import CATEGORIES
 
 X0, Y0, FIRST = 100, 50, 10  # the golden window: camera 0, top-left (100, 50), frames 10-25
 ORIGIN = (40.5, 100.25)  # in window pixels
@@ -274,9 +280,14 @@ SIZE = (640, 360)  # the size the tiny test models were trained at: they find pe
 
 
 def _add_hidden_shot(shots_csv: Path) -> int:
-    """Append a copy of the first shot that no camera sees; return the row count."""
+    """Append three copies of the first shot at other frames and origins (more windows, for the
+    chunk tests), then a copy that no camera sees; return the row count."""
     with shots_csv.open() as f:
         rows = list(csv.DictReader(f))
+    first = rows[0]
+    cam = next(c[: -len("_visible")] for c in first if c.endswith("_visible") and first[c] == "1")
+    for frame, dx, dy in ((4, 0.0, 0.0), (12, 60.0, 0.0), (7, -30.0, 25.0)):
+        rows.append({**first, "frame": str(frame), f"{cam}_px": f"{float(first[f'{cam}_px']) + dx:.3f}", f"{cam}_py": f"{float(first[f'{cam}_py']) + dy:.3f}"})
     hidden = {k: ("0" if k.endswith("_visible") else v) for k, v in rows[0].items()}
     rows.append(hidden)
     with shots_csv.open("w", newline="") as f:
@@ -327,6 +338,9 @@ def test_layer_on_rendered_games(built: tuple[Ws, BuildReport]) -> None:
     assert m is not None
     assert m.contracts == {"heatmap_layout": "1", "heatmap_grid": [16, 14, 14], "heatmap_channels": 18,
                            "shot_window": {"size": 224, "patch": 16, "frames": 16, "layout": "1"}}
+    # the shot no camera sees is counted in the manifest (and so by build and status)
+    assert [(x.kind, x.what, x.count, x.total, x.reason, x.examples) for x in m.signals] == [("skipped", "shots", 1, 5, "origin visible in no camera", ["shot 4"])]
+    assert "annotate <camera>_px, <camera>_py and <camera>_visible = 1" in m.signals[0].fix
     frames = e.store.manifest("frame-level", "r0", plan.key("frame-level", "r0") or "")
     assert frames is not None
     table = pq.read_table(ws.root / "store" / frames.data / "detections.parquet")
@@ -417,3 +431,168 @@ def test_annotation_checks_and_empty_arrays(tmp_path: Path) -> None:
     assert len(empty) == 0 and empty.read([]).shape == (0, 16, 14, 14, 18)
     with pytest.raises(IndexError, match="heatmap row 0 out of range"):
         empty.read([0])
+
+
+# --- bounded reads of the upstream tables, and chunks ---------------------------------------
+
+
+def _upstream_tables(tmp_path: Path, seed: int = 0) -> tuple[Path, Path, Path, dict[str, NDArray[Any]]]:
+    """Detections of 2 cameras x 3,000 frames x 3 people, sorted by camera then frame, in row
+    groups of 1,000 rows (frame-level's layout, smaller); their assignments in groups of 700
+    (another size on purpose); 40 tracks. Jersey features are float16, as frame-level may write them."""
+    rng = np.random.default_rng(seed)
+    cam = np.repeat(np.array(["left", "right"]), 9000)
+    frame = np.tile(np.repeat(np.arange(3000, dtype=np.int32), 3), 2)
+    n = len(frame)
+    track_ids = rng.permutation(1000)[:40].astype(np.int64) * 7 + 3
+    det_track = np.where(rng.random(n) < 0.8, track_ids[rng.integers(0, 40, n)], -1)
+    jersey = rng.normal(size=(n, 133)).astype(np.float16)
+    det = pa.table({
+        "frame": pa.array(frame), "camera": pa.array(cam), "px": pa.array(rng.uniform(0, 640, n).astype(np.float32)),
+        "py": pa.array(rng.uniform(0, 360, n).astype(np.float32)), "confidence": pa.array(rng.random(n).astype(np.float32)),
+        "jersey": pa.FixedSizeListArray.from_arrays(pa.array(jersey.ravel()), 133), "team": pa.array(rng.integers(0, 3, n).astype(np.int8)),
+    })
+    assign_table = pa.table({"detection": pa.array(np.arange(n, dtype=np.int64)), "frame": pa.array(frame), "camera": pa.array(cam), "track_id": pa.array(det_track)})
+    tracks = pa.table({"track_id": pa.array(track_ids), "category": pa.array([CATEGORIES[i % 4] for i in range(40)])})
+    paths = (tmp_path / "detections.parquet", tmp_path / "assignments.parquet", tmp_path / "tracks.parquet")
+    pq.write_table(det, paths[0], row_group_size=1000)
+    pq.write_table(assign_table, paths[1], row_group_size=700)
+    pq.write_table(tracks, paths[2])
+    arrays = {"frame": frame, "camera": (cam == "right").astype(np.int32), "track": det_track, "jersey": jersey, "track_ids": track_ids}
+    return *paths, arrays
+
+
+def _tracks(path: Path) -> TrackTable:
+    from generators.layers.heatmaps.upstream import read_tracks
+
+    return read_tracks(pq.ParquetFile(path))
+
+
+def test_window_detections_read_only_their_row_groups_and_equal_a_whole_table_filter(tmp_path: Path) -> None:
+    det_path, assign_path, tracks_path, a = _upstream_tables(tmp_path)
+    tracks = _tracks(tracks_path)
+    det_file, assign_file = pq.ParquetFile(det_path), pq.ParquetFile(assign_path)
+    assert det_file.num_row_groups == 18
+    spans = np.array([[0, 100, 116], [1, 2990, 3006], [0, 108, 124], [1, 1500, 1516]], np.int64)  # overlapping, one past the end
+    count = ReadCount()
+    got = window_detections(det_file, assign_file, tracks, ["left", "right"], spans, "g", count)
+    # The rows of the spans, by a plain mask over the whole table, in table order.
+    inside = np.zeros(len(a["frame"]), bool)
+    for c, lo, hi in spans.tolist():
+        inside |= (a["camera"] == c) & (a["frame"] >= lo) & (a["frame"] < hi)
+    rows = np.flatnonzero(inside)
+    whole = pq.read_table(det_path)
+    assert len(got) == len(rows) == 3 * (24 + 10 + 16)
+    assert np.array_equal(got.frame, a["frame"][rows]) and np.array_equal(got.camera, a["camera"][rows])
+    for name in ("px", "py", "confidence", "team"):
+        assert np.array_equal(getattr(got, name), whole.column(name).to_numpy()[rows])
+    expected_track = np.array([{int(t): k for k, t in enumerate(a["track_ids"])}.get(int(t), -1) for t in a["track"][rows]])
+    assert np.array_equal(got.track, expected_track)
+    # Rows 300-371 (left 100-123) lie in group 0, 13500-13547 (right 1500-1515) in 13, 17970-17999 in 17: 3 of 18 groups read.
+    assert (count.row_groups, count.rows) == (3, 3000)
+    nothing = ReadCount()
+    assert len(window_detections(det_file, assign_file, tracks, ["left", "right"], np.zeros((0, 3), np.int64), "g", nothing)) == 0
+    assert nothing.row_groups == 0
+
+
+def test_streamed_track_jerseys_equal_the_whole_table_vote(tmp_path: Path) -> None:
+    det_path, assign_path, tracks_path, a = _upstream_tables(tmp_path)
+    tracks = _tracks(tracks_path)
+    got = track_jerseys_streamed(pq.ParquetFile(det_path), pq.ParquetFile(assign_path), tracks, ["left", "right"], "g")
+    row = np.array([{int(t): k for k, t in enumerate(a["track_ids"])}.get(int(t), -1) for t in a["track"]])
+    expected = track_jerseys(row, decode_digits(a["jersey"].astype(np.float32)), 40)
+    assert np.array_equal(got, expected) and (got >= 0).sum() >= 30  # numbers were read: the comparison means something
+    # What the whole-table reader refused, the streamed reader refuses too.
+    with pytest.raises(BuildError, match=r"^frame-level detections of game g 'right': name a camera that is not a video of the game; rebuild frame-level"):
+        track_jerseys_streamed(pq.ParquetFile(det_path), pq.ParquetFile(assign_path), tracks, ["left"], "g")
+    shuffled = pq.read_table(assign_path)
+    order = np.arange(shuffled.num_rows)
+    order[[5000, 5001]] = [5001, 5000]
+    pq.write_table(shuffled.take(pa.array(order)), tmp_path / "shuffled.parquet", row_group_size=700)
+    with pytest.raises(BuildError, match=r"^track-level assignments of game g 18000: do not list the 18000 frame-level detections in order"):
+        track_jerseys_streamed(pq.ParquetFile(det_path), pq.ParquetFile(tmp_path / "shuffled.parquet"), tracks, ["left", "right"], "g")
+    few = pq.read_table(tracks_path).slice(1)
+    pq.write_table(few, tmp_path / "few.parquet")
+    with pytest.raises(BuildError, match=r"assigns detections to tracks missing from tracks.parquet; rebuild track-level"):
+        track_jerseys_streamed(pq.ParquetFile(det_path), pq.ParquetFile(assign_path), _tracks(tmp_path / "few.parquet"), ["left", "right"], "g")
+
+
+def _whole_game_reference(ws: Ws, game: str) -> tuple[NDArray[np.uint8], dict[str, list[Any]]]:
+    """The heatmap records and label columns of ``game`` as the layer computed them before it was
+    chunked: the whole frame-level and track-level tables in memory, all shots at once."""
+    e = ws.engine()
+    plan = e.plan_keys(["shot-heatmaps"])
+
+    def data(layer: str) -> Path:
+        m = e.store.manifest(layer, game, plan.key(layer, game) or "")
+        assert m is not None
+        return ws.root / "store" / m.data
+
+    det = pq.read_table(data("frame-level") / "detections.parquet")
+    assignments = pq.read_table(data("track-level") / "assignments.parquet")
+    trk = pq.read_table(data("track-level") / "tracks.parquet")
+    assert np.array_equal(assignments.column("detection").to_numpy(), np.arange(det.num_rows))
+    cameras = ["left", "right"]
+    ids = trk.column("track_id").to_numpy().astype(np.int64)
+    row_of = {int(t): k for k, t in enumerate(ids)}
+    row = np.array([row_of.get(int(t), -1) for t in assignments.column("track_id").to_numpy()], np.int64)
+    n = det.num_rows
+    jersey = det.column("jersey").combine_chunks().flatten().to_numpy().reshape(n, 133).astype(np.float32)
+    tracks = Tracks(track_id=ids, category=np.array([CATEGORIES.index(c) for c in trk.column("category").to_pylist()], np.int8),
+                    jersey=track_jerseys(row, decode_digits(jersey), len(ids)))
+    detections = Detections(camera=np.array([cameras.index(c) for c in det.column("camera").to_pylist()], np.int32),
+                            frame=det.column("frame").to_numpy().astype(np.int32), px=det.column("px").to_numpy(), py=det.column("py").to_numpy(),
+                            confidence=det.column("confidence").to_numpy(), track=row, team=det.column("team").to_numpy().astype(np.int8))
+    with av.open(str(ws.root / "games" / game / "left.mp4")) as c:
+        s = c.streams.video[0]
+        width, height, frames = s.codec_context.width, s.codec_context.height, s.frames
+    shots = parse_shots((ws.root / "games" / game / "shots.csv").read_text(), game)
+    wins = [w for w in (shot_window(sh, width, height, frames, game) for sh in shots) if w is not None]
+    kept = [w.shot for w in wins]
+    win = Windows(camera=np.array([cameras.index(w.camera) for w in wins], np.int32), x0=np.array([w.x0 for w in wins], np.int32),
+                  y0=np.array([w.y0 for w in wins], np.int32), first_frame=np.array([w.first_frame for w in wins], np.int32),
+                  origin=np.array([[w.origin_x, w.origin_y] for w in wins], np.float32), offense=np.array([shots[k].shooter_team for k in kept], np.int8),
+                  shooter_jersey=np.array([shots[k].shooter_jersey for k in kept], np.int16), footprint_px=np.full(2, footprint_height(height)))
+    pairs = select(detections, win)
+    slots = assign(pairs, detections, tracks, win)
+    records = rasterise(len(win), pairs, slots.channel, detections.confidence[pairs.det], win.origin)
+    label, matches, slot_jersey = labels(slots, tracks, win.shooter_jersey)
+    slot_track = np.where(slots.track >= 0, ids[np.maximum(slots.track, 0)], -1)
+    return records.view(np.uint8).reshape(len(win), -1), {
+        "shot": kept, "label": label.tolist(), "label_matches": matches.tolist(), "slot_jersey": slot_jersey.tolist(),
+        "slot_track": slot_track.tolist(), "slot_detections": slots.detections.tolist(),
+    }
+
+
+def test_chunked_build_equals_one_chunk_and_the_whole_table_computation(built: tuple[Ws, BuildReport]) -> None:
+    ws, _ = built
+    key = ws.engine().plan_keys(["shot-heatmaps"]).key("shot-heatmaps", "r0") or ""
+    outputs: dict[int, tuple[int, dict[str, bytes]]] = {}
+    cfg = ws.root / "artifacts.toml"
+    original = cfg.read_text()
+    try:
+        for size in (1, 3, 256):  # 4 shots with a window: 4, 2 and 1 shot chunks, after the jersey chunk
+            cfg.write_text(original + f"\n[chunk_size]\nshot-heatmaps = {size}\n")
+            e = ws.engine()
+            old = e.store.manifest("shot-heatmaps", "r0", key)
+            assert old is not None
+            e.store.remove_artifact(old)
+            assert api.build(ws.engine(), ["shot-heatmaps"], games=["r0"], jobs=1).ok()
+            m = ws.engine().store.manifest("shot-heatmaps", "r0", key)
+            assert m is not None
+            d = ws.root / "store" / m.data
+            outputs[size] = (m.chunks, {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()})
+    finally:
+        cfg.write_text(original)
+    assert [n for n, _ in outputs.values()] == [5, 3, 2]
+    assert outputs[1][1] == outputs[256][1] and outputs[3][1] == outputs[256][1]  # every file, bit for bit
+    records, columns = _whole_game_reference(ws, "r0")
+    e = ws.engine()
+    m = e.store.manifest("shot-heatmaps", "r0", key)
+    assert m is not None
+    arr = store.open_artifact(ArtifactReader(e.store, m))
+    assert np.array_equal(arr.records(range(len(arr))).view(np.uint8).reshape(len(arr), -1), records)
+    table = pq.read_table(ws.root / "store" / m.data / "shots.parquet").to_pylist()
+    made = [r for r in table if r["heatmap_row"] >= 0]
+    assert {k: [r[k] for r in made] for k in columns} == columns
+    assert len(made) == 4 and sum(sum(r["slot_detections"]) for r in made) > 0

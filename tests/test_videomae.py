@@ -26,9 +26,12 @@ from artifacts.keys import hash_file
 from artifacts.plan import State
 from artifacts.provenance import check
 from artifacts.workspace import SourceSpec, init_workspace
+from generators.layers.frame_level.decode import decode_selected, probe
+from generators.layers.seek import DecodeCount
 from generators.layers.shots.annotation import parse_shots
-from generators.layers.shots.window import shot_window
+from generators.layers.shots.window import ShotWindow, shot_window
 from generators.layers.videomae.cache import TokenCache, TokenCacheWriter, TokenExpectation, artifact_tokens
+from generators.layers.videomae.clips import cut_clips, plan_windows
 from generators.models.tracking.params import TrackerParams
 from generators.models.tracking.tracker import Tracker
 from generators.models.videomae import IMAGENET_MEAN, IMAGENET_STD, VideoMAEFeatures, arch_preset
@@ -44,6 +47,7 @@ class Kit:
     root: Path
     game: RenderedGame
     weights: dict[str, Path]
+    long: RenderedGame
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,8 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
         (root / f"{v}.bin").write_bytes(v.encode() * 32)
         w[v] = root / f"{v}.bin"
     game = render_game(root / "games" / "g0", "g0", seed=1, seconds=4.0)  # 640x360, 40 frames, 2 shots
-    return Kit(root, game, w)
+    long = render_game(root / "games" / "long", "long", seed=3, seconds=60.0, size=(400, 240))  # 600 frames, 11 shots, a keyframe a second
+    return Kit(root, game, w, long)
 
 
 def annotated(game: RenderedGame, out: Path) -> Path:
@@ -161,6 +166,8 @@ def test_layer_caches_the_tokens_of_every_shot_clip(tmp_path: Path, kit: Kit) ->
     shots = parse_shots((ws.root / "sources" / "g0" / "shots.csv").read_text(), "g0")
     cache = artifact_tokens(ArtifactReader(e.store, m), TokenExpectation(family="videomae", grid=(16, 14, 14), hidden_dim=32, rows=len(shots)))
     assert cache.header.missing == (4,) and cache.header.model["version"] == "vm-t1"
+    # the shot without a window is counted in the manifest, not only listed in windows.parquet
+    assert [(s.kind, s.what, s.count, s.total, s.reason, s.examples) for s in m.signals] == [("skipped", "shots", 1, 5, "visible in no camera", ["shot 4"])]
     windows = pq.read_table(d / "windows.parquet").to_pylist()
     assert [r["shot"] for r in windows] == list(range(5))
     assert windows[4] == {"shot": 4, "frame": 20, "camera": None, "x0": -1, "y0": -1, "first_frame": -1, "reason": "visible in no camera"}
@@ -244,3 +251,67 @@ def test_truncated_video_fails_only_its_game(tmp_path: Path, kit: Kit) -> None:
     assert report.result.events[("videomae-features", "g0")].kind == "built"
     status = {(x.layer, x.game): x.state for x in api.status(ws.engine(), ["videomae-features"]).entries}
     assert status == {("videomae-features", "bad"): State.FAILED, ("videomae-features", "g0"): State.FRESH}
+
+
+def _long_ws(root: Path, kit: Kit) -> Ws:
+    """A workspace whose one game is the long rendered game, its annotation as rendered."""
+    ws = make_ws(root, kit, games=[])
+    ws.engine().catalog.add_games([("long", kit.long.sources())])
+    return ws
+
+
+def _build_with_chunk_size(ws: Ws, size: int) -> tuple[int, dict[str, bytes]]:
+    """Build videomae-features of game ``long`` with ``size`` shots a chunk (dropping the artifact
+    first: the chunk size is not in the key); its chunk count and its output files' bytes."""
+    ws.set_config(f"\n[chunk_size]\nvideomae-features = {size}\n")
+    e = ws.engine()
+    key = e.plan_keys(["videomae-features"]).key("videomae-features", "long") or ""
+    old = e.store.manifest("videomae-features", "long", key)
+    if old is not None:
+        e.store.remove_artifact(old)
+    assert api.build(ws.engine(), ["videomae-features"], jobs=1).ok()
+    m = ws.engine().store.manifest("videomae-features", "long", key)
+    assert m is not None
+    d = ws.root / "store" / m.data
+    cfg = ws.root / "artifacts.toml"
+    cfg.write_text(cfg.read_text().replace(f"\n[chunk_size]\nvideomae-features = {size}\n", ""))
+    return m.chunks, {n: (d / n).read_bytes() for n in ("tokens.f16", "tokens.json", "windows.parquet")}
+
+
+def test_chunked_build_equals_one_chunk_and_the_decode_everything_reference(tmp_path: Path, kit: Kit) -> None:
+    ws = _long_ws(tmp_path / "ws", kit)  # batch = 2: chunks of 1 or 2 shots hold 2, chunks of 3 or 4 hold 4
+    builds = {size: _build_with_chunk_size(ws, size) for size in (1000, 2, 3)}
+    assert [n for n, _ in builds.values()] == [1, 6, 3]  # 11 shots
+    assert builds[2][1] == builds[1000][1] and builds[3][1] == builds[1000][1]  # bit for bit, header (digest) included
+    # The reference: every video decoded from its start (frame-level's decoder), the windows cut
+    # from it and encoded in batches of 2 shots in annotation order, as the layer did before chunks.
+    shots = parse_shots(kit.long.shots_csv.read_text(), "long")
+    probes = {c: probe(c, str(kit.long.video(c))) for c in ("left", "right")}
+    windows = [w for w in plan_windows(shots, probes, "long") if w is not None]
+    assert len(windows) == len(shots) == 11
+    clips = np.empty((len(windows), 16, 224, 224, 3), np.uint8)
+    for cam in ("left", "right"):
+        mine = [(k, w) for k, w in enumerate(windows) if w.camera == cam]
+        frames = dict(decode_selected(cam, str(kit.long.video(cam)), {f for _, w in mine for f in w.frames}))
+        for k, w in mine:
+            clips[k] = np.stack([frames[f][w.y0 : w.y0 + 224, w.x0 : w.x0 + 224] for f in w.frames])
+    expected = VideoMAEFeatures.from_weights(kit.weights["vm-t1"]).encode(clips, batch_size=2)
+    got = np.frombuffer(builds[1000][1]["tokens.f16"], np.float16).reshape(11, 3136, 32)
+    assert np.array_equal(got[[w.shot for w in windows]].view(np.uint16), expected.view(np.uint16))
+
+
+def test_a_shot_near_the_end_of_a_long_video_is_cut_by_seeking(kit: Kit) -> None:
+    shots = parse_shots(kit.long.shots_csv.read_text(), "long")
+    probes = {c: probe(c, str(kit.long.video(c))) for c in ("left", "right")}
+    last = plan_windows(shots, probes, "long")[-1]
+    assert isinstance(last, ShotWindow) and last.first_frame > 500 and probes[last.camera].frames == 600
+    videos = {c: str(kit.long.video(c)) for c in probes}
+    seeking, everything = DecodeCount(), DecodeCount()
+    clip = np.empty((1, 16, 224, 224, 3), np.uint8)
+    cut_clips(videos, [last], clip, seeking)
+    baseline = np.empty_like(clip)
+    cut_clips(videos, [last], baseline, everything, seek_gap_s=float("inf"))  # never seeks: decodes from the start
+    assert np.array_equal(clip, baseline)
+    assert everything.seeks == 0 and everything.frames == last.first_frame + 16
+    # one seek to the keyframe at or before the window (one a second: 10 frames), then the window
+    assert seeking.seeks == 1 and 16 <= seeking.frames <= 16 + 10

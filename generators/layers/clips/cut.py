@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artifacts.errors import BuildError
+from generators.layers.seek import DecodeCount
 from generators.render.video import CODEC, PIX_FMT, X264_OPTIONS
 
 if TYPE_CHECKING:
@@ -128,16 +129,19 @@ class _ClipWriter:
         return ClipCut(max(self.first, 0), self.frames)
 
 
-def cut_clips(name: str, url: str, specs: list[ClipSpec], seek_gap_s: float = SEEK_GAP_S) -> list[ClipCut]:
+def cut_clips(name: str, url: str, specs: list[ClipSpec], seek_gap_s: float = SEEK_GAP_S, count: DecodeCount | None = None) -> list[ClipCut]:
     """Write every window of ``specs`` from the video ``name`` at ``url``; results in ``specs`` order.
 
     The windows must lie within the video (see :func:`video_span`). A video that cannot be
     decoded, or ends before a window does (a truncated file), raises :class:`BuildError`.
+    Memory holds the encoders of the windows open at one time (overlapping plays), whatever
+    the video's length; ``count`` counts the frames decoded and the seeks made.
     """
     import av
     import numpy as np
 
     order = sorted(range(len(specs)), key=lambda i: (specs[i].start_s, specs[i].end_s))
+    tally = count if count is not None else DecodeCount()
     results: dict[int, ClipCut] = {}
     with _open(name, url) as container:
         stream = container.streams.video[0]
@@ -154,6 +158,7 @@ def cut_clips(name: str, url: str, specs: list[ClipSpec], seek_gap_s: float = SE
                 if not active and pending and pending[0] != sought and specs[pending[0]].start_s - t > seek_gap_s:
                     # Once per window: a keyframe interval longer than the gap must not seek forever.
                     sought = pending[0]
+                    tally.seeks += 1
                     container.seek(origin + int(specs[sought].start_s / tb), stream=stream, backward=True, any_frame=False)
                     decoded = container.decode(stream)
                 try:
@@ -170,6 +175,7 @@ def cut_clips(name: str, url: str, specs: list[ClipSpec], seek_gap_s: float = SE
                     break
                 except av.error.FFmpegError as exc:
                     raise unreadable(name, url, f"decoding stopped after {t:.3f} s: {exc}") from exc
+                tally.frames += 1
                 t = float((frame.pts - origin) * tb) if frame.pts is not None else t + float(1 / rate)
                 index = round(t * rate)
                 while pending and specs[pending[0]].start_s - _EPS <= t:

@@ -18,8 +18,15 @@ Outputs:
 - ``rejects.parquet``: one row per play or angle left out (``row, play_id, angle, message``).
   A row the annotation cannot hold, a missing angle, a window outside the video or an angle
   whose video the game lacks rejects that play (or that angle of a ``both`` play) with a
-  one-line message, also reported by ``ctx.warn`` (``artifacts build`` prints it); the other
-  plays are cut. Only an unusable annotation file or an unreadable video fails the game.
+  one-line message, also reported by ``ctx.warn`` (``artifacts build`` prints it), and counted
+  by reason as skipped plays (``ctx.skipped("plays", ...)``, out of the annotation's rows); the
+  other plays are cut. Only an unusable annotation file or an unreadable video fails the game.
+
+Chunked: a chunk cuts a batch of ``chunk_size`` valid plays (annotation order) into its own
+``clips/*.mp4``, ``cut.parquet`` and ``rejects.parquet``; the merge copies the clips into the
+artifact and writes the JSONL (URIs of the artifact's committed location) and the tables. A
+clip's bytes depend on its window and its video only, so the artifact is the same whatever the
+chunk size.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from artifacts import BuildContext, Generator, Params
 from artifacts.errors import SourceError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from artifacts.layers import ChunkContext, ChunkPlan, ChunkReader
     from generators.layers.clips.cut import VideoSpan
     from generators.layers.clips.plays import Angle, Play, Reject
 
@@ -56,40 +66,91 @@ class Clips(Generator):
     sources = ("kind:video", PLAYS_SOURCE)
     outputs = ("training.jsonl", "validation.jsonl", "clips.parquet", "rejects.parquet")
     description = "per annotated play and angle: an mp4 clip; training and validation JSONL for video-model tuning"
+    # Plays per chunk. Re-encoding is the cost (docs/layers.md: 10-16 clip-seconds a second at
+    # 640x360, an order of magnitude less at 1080p): 32 plays of a few seconds and two angles
+    # are minutes of one core, so a full game's few hundred plays resume and spread by chunks.
+    chunk_size = 32
 
-    def build(self, ctx: BuildContext) -> None:
+    def plan_chunks(self, ctx: BuildContext, size: int) -> ChunkPlan:
+        """Batches of ``size`` valid plays, in annotation order."""
+        from artifacts.layers import Chunk, ChunkPlan
+        from generators.layers.clips.plays import parse_plays
+
+        plays, _ = parse_plays(_read_text(ctx), ctx.game)
+        per = max(size, 1)
+        chunks = [Chunk(index=k // per, label=f"plays rows {plays[k].row}-{plays[min(k + per, len(plays)) - 1].row}", units=len(plays[k : k + per]),
+                        spec={"start": k, "stop": k + per}) for k in range(0, len(plays), per)]
+        return ChunkPlan(unit="plays", chunks=chunks or [Chunk(index=0, label="no valid play", units=0, spec={"start": 0, "stop": 0})])
+
+    def build_chunk(self, ctx: ChunkContext) -> None:
+        """Cut the chunk's plays: ``clips/*.mp4``, ``cut.parquet`` (what was cut) and ``rejects.parquet``
+        (the angles that could not be: window outside the video, no video, no frame)."""
+        import pyarrow as pa
+
         from generators.layers.clips.cut import ClipSpec, cut_clips
-        from generators.layers.clips.plays import Reject, parse_plays, play_label, reject_line
+        from generators.layers.clips.plays import NO_FRAME, Reject, parse_plays, play_label, reject_line
 
         p = ctx.params
         assert isinstance(p, ClipsParams)
-        plays, rejects = parse_plays(_read_text(ctx), ctx.game)
+        plays, _ = parse_plays(_read_text(ctx), ctx.game)
+        mine = plays[int(str(ctx.chunk.spec["start"])) : int(str(ctx.chunk.spec["stop"]))]
         cameras: dict[Angle, str] = {"broadcast": p.broadcast_camera, "tactical": p.tactical_camera}
         videos = {n for n in ctx.source_names() if ctx.source(n).kind == "video"}
         spans: dict[str, VideoSpan] = {}
         wanted: dict[str, list[tuple[Play, Angle]]] = {}
-        for play in plays:
+        rejects: list[Reject] = []
+        for play in mine:
             for angle in play.angles():
                 problem = _window_problem(ctx, play, angle, cameras[angle], videos, spans)
                 if problem:
-                    rejects.append(Reject(row=play.row, play_id=play.play_id, angle=angle, message=problem))
+                    rejects.append(Reject(row=play.row, play_id=play.play_id, angle=angle, message=problem[0], reason=problem[1]))
                 else:
                     wanted.setdefault(cameras[angle], []).append((play, angle))
-        cut: dict[tuple[str, str], dict[str, Any]] = {}
+        cut: list[dict[str, Any]] = []
         for camera, clips in wanted.items():
             specs = [ClipSpec(pl.start_time, pl.end_time, ctx.output_path(_clip_path(pl, a))) for pl, a in clips]
             for (pl, a), done in zip(clips, cut_clips(camera, ctx.source(camera).url, specs), strict=True):
                 if done.frames == 0:
-                    rejects.append(Reject(row=pl.row, play_id=pl.play_id, angle=a, message=reject_line(
+                    rejects.append(Reject(row=pl.row, play_id=pl.play_id, angle=a, reason=NO_FRAME, message=reject_line(
                         f"{play_label(ctx.game, pl.row, pl.play_id)} times", f"{pl.start_time}-{pl.end_time}",
                         f"hold no frame of video {camera} ({spans[camera].fps} fps)", "widen the play's window")))
                 else:
-                    cut[(pl.play_id, a)] = {"camera": camera, "first_frame": done.first_frame, "frames": done.frames}
-        rows = _examples(ctx, p, plays, cut)
+                    cut.append({"play_id": pl.play_id, "angle": a, "camera": camera, "first_frame": done.first_frame, "frames": done.frames})
+        ctx.write_table("cut.parquet", pa.table({
+            "play_id": pa.array([c["play_id"] for c in cut], pa.string()), "angle": pa.array([c["angle"] for c in cut], pa.string()),
+            "camera": pa.array([c["camera"] for c in cut], pa.string()), "first_frame": pa.array([c["first_frame"] for c in cut], pa.int64()),
+            "frames": pa.array([c["frames"] for c in cut], pa.int32()),
+        }))
+        ctx.write_table("rejects.parquet", _rejects_table(rejects))
+
+    def merge_chunks(self, ctx: BuildContext, chunks: list[ChunkReader]) -> None:
+        """The clips of every chunk copied into ``clips/``; the JSONL, ``clips.parquet`` and
+        ``rejects.parquet`` of the whole game, as one build would write them."""
+        import shutil
+
+        from generators.layers.clips.plays import REASON_FIX, Reject, parse_plays
+
+        p = ctx.params
+        assert isinstance(p, ClipsParams)
+        plays, rejects = parse_plays(_read_text(ctx), ctx.game)
+        rows = len(plays) + len(rejects)  # every data row of the annotation is a play asked for
+        by_id = {pl.play_id: pl for pl in plays}
+        cut: dict[tuple[str, str], dict[str, Any]] = {}
+        for c in chunks:
+            for r in c.table("cut.parquet").to_pylist():
+                path = _clip_path(by_id[r["play_id"]], r["angle"])
+                with c.open(path) as src, open(ctx.output_path(path), "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                cut[(r["play_id"], r["angle"])] = {"camera": r["camera"], "first_frame": r["first_frame"], "frames": r["frames"]}
+            rejects += [Reject.model_validate(r) for r in c.table("rejects.parquet").to_pylist()]
+        examples = _examples(ctx, p, plays, cut)
         rejects.sort(key=lambda r: (r.row, r.angle))
         for r in rejects:
             ctx.warn(r.message)
-        _write(ctx, rows, rejects)
+        for reason, fix in REASON_FIX.items():
+            skipped = sorted({(r.row, r.play_id) for r in rejects if r.reason == reason})
+            ctx.skipped("plays", len(skipped), rows, reason, fix, [f"{pid or 'no play_id'} (row {row})" for row, pid in skipped])
+        _write(ctx, examples, rejects)
 
 
 def _read_text(ctx: BuildContext) -> str:
@@ -106,22 +167,23 @@ def _clip_path(play: Play, angle: str) -> str:
     return f"clips/{play.play_id}_{angle}.mp4"
 
 
-def _window_problem(ctx: BuildContext, play: Play, angle: Angle, camera: str, videos: set[str], spans: dict[str, VideoSpan]) -> str | None:
-    """Why the ``angle`` clip of ``play`` cannot be cut, as a one-line message; None if it can."""
+def _window_problem(ctx: BuildContext, play: Play, angle: Angle, camera: str, videos: set[str], spans: dict[str, VideoSpan]) -> tuple[str, str] | None:
+    """Why the ``angle`` clip of ``play`` cannot be cut: a one-line message and its reason; None if it can."""
     from generators.layers.clips.cut import video_span
-    from generators.layers.clips.plays import play_label, reject_line
+    from generators.layers.clips.plays import NO_VIDEO, OUTSIDE, play_label, reject_line
 
     label = play_label(ctx.game, play.row, play.play_id)
     if camera not in videos:
         fix = f"register it (artifacts games add {ctx.game} --source {camera}=... --replace) or set {angle}_camera in [params.clips]"
-        return reject_line(f"{label} angle", angle, f"is cut from video {camera}, which game {ctx.game} does not have", fix)
+        return reject_line(f"{label} angle", angle, f"is cut from video {camera}, which game {ctx.game} does not have", fix), NO_VIDEO
     if camera not in spans:
         spans[camera] = video_span(camera, ctx.source(camera).url)
     duration = spans[camera].duration_s
     if play.start_time < 0:
-        return reject_line(f"{label} start_time", play.start_time, f"is before the start of video {camera}", "fix the play's times")
+        return reject_line(f"{label} start_time", play.start_time, f"is before the start of video {camera}", "fix the play's times"), OUTSIDE
     if play.end_time > duration + _EPS:
-        return reject_line(f"{label} end_time", play.end_time, f"is after the end of video {camera} ({duration:.3f} s)", "fix the play's times or register the whole video")
+        return (reject_line(f"{label} end_time", play.end_time, f"is after the end of video {camera} ({duration:.3f} s)",
+                            "fix the play's times or register the whole video"), OUTSIDE)
     return None
 
 
@@ -166,9 +228,16 @@ def _write(ctx: BuildContext, rows: list[dict[str, Any]], rejects: list[Reject])
         "description": pa.array([r["description"] for r in rows], pa.string()),
     }
     ctx.write_table("clips.parquet", pa.table(clips))
-    ctx.write_table("rejects.parquet", pa.table({
+    ctx.write_table("rejects.parquet", _rejects_table(rejects).drop_columns(["reason"]))
+
+
+def _rejects_table(rejects: list[Reject]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table({
         "row": pa.array([r.row for r in rejects], pa.int32()),
         "play_id": pa.array([r.play_id for r in rejects], pa.string()),
         "angle": pa.array([r.angle for r in rejects], pa.string()),
         "message": pa.array([r.message for r in rejects], pa.string()),
-    }))
+        "reason": pa.array([r.reason for r in rejects], pa.string()),
+    })

@@ -61,8 +61,24 @@ class Play(BaseModel):
         return ("broadcast", "tactical") if self.angle == "both" else (self.angle,)
 
 
+# Why a play (or an angle of it) is left out, in the words of the skipped-plays count of the
+# manifest, and what to do; each reject also has its own one-line message.
+INVALID = "its row is not a valid play"
+REPEATED = "its play_id repeats an earlier row's"
+NO_VIDEO = "the camera of its angle is not a video of the game"
+OUTSIDE = "its window is outside the video"
+NO_FRAME = "its window holds no frame of the video"
+REASON_FIX = {
+    INVALID: "fix the rows that rejects.parquet names (one message each, also printed by artifacts build)",
+    REPEATED: "give every play its own play_id",
+    NO_VIDEO: "register that camera's video (artifacts games add GAME --source CAMERA=... --replace) or set broadcast_camera / tactical_camera in [params.clips]",
+    OUTSIDE: "fix the plays' times (rejects.parquet names each), or register the whole video",
+    NO_FRAME: "widen the plays' windows",
+}
+
+
 class Reject(BaseModel):
-    """A play, or one angle of it, left out, and why (one line)."""
+    """A play, or one angle of it, left out: why, as one of the reasons above and as one line."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,6 +86,14 @@ class Reject(BaseModel):
     play_id: str
     angle: str
     message: str
+    reason: str
+
+    @field_validator("reason")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in REASON_FIX:
+            raise ValueError(f"is not one of the reasons {sorted(REASON_FIX)}")
+        return v
 
 
 def play_label(game: str, row: int, play_id: str) -> str:
@@ -129,11 +153,13 @@ def parse_plays(text: str, game: str) -> tuple[list[Play], list[Reject]]:
                 "end_time": values["end_time"].strip(), "angle": values["angle"].strip(), "description": values["description"],
             })
         except ValidationError as exc:
-            rejects.append(Reject(row=row, play_id=values["play_id"], angle=values["angle"], message=_row_message(game, row, values, exc)))
+            rejects.append(Reject(row=row, play_id=values["play_id"], angle=values["angle"], message=_row_message(game, row, values, exc),
+                                  reason=INVALID))
             continue
         if play.play_id in seen:
             rejects.append(Reject(row=row, play_id=play.play_id, angle=play.angle, message=reject_line(
-                f"{play_label(game, row, play.play_id)} play_id", play.play_id, f"repeats the play_id of row {seen[play.play_id]}", "give every play its own id")))
+                f"{play_label(game, row, play.play_id)} play_id", play.play_id, f"repeats the play_id of row {seen[play.play_id]}", "give every play its own id"),
+                reason=REPEATED))
             continue
         seen[play.play_id] = row
         plays.append(play)

@@ -1,8 +1,8 @@
 """What the rasteriser reads, as plain arrays: a game's detections, its tracks and its shot windows.
 
 The ``shot-heatmaps`` layer fills these from the frame-level and track-level artifacts and the
-shots annotation; ``generators.layers.heatmaps.sportvu`` from real SportVU positions; the benchmark
-from either. Everything downstream is vectorised over these arrays, all shots of a game at once.
+shots annotation, a chunk of shots at a time (``upstream`` reads only their windows' rows);
+``generators.layers.heatmaps.sportvu`` from real SportVU positions; the benchmark from either. Everything downstream is vectorised over these arrays, all their shots at once.
 """
 
 from __future__ import annotations

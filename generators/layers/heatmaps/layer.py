@@ -26,6 +26,16 @@ Outputs:
   -1), ``label_matches``, the 10 slots' track ids, jerseys and detection counts, ``skipped``
   (why a shot has no heatmap, null otherwise) and ``layout``.
 
+Chunked, so that memory does not grow with the game (a two-hour game has millions of
+detections): chunk 0 votes every track's jersey over all its detections, streaming the
+frame-level and track-level tables a row group at a time (``upstream``); every other chunk is a
+batch of ``chunk_size`` shots with a window, in annotation order, continuing from chunk 0 (its
+jerseys), and reads only the row groups and rows of its windows' frames. A chunk writes its
+records (``records.bin``) and slots (``slots.parquet``); the merge writes ``shots.parquet`` and
+streams the records into ``heatmaps.zarr``. Every shot's heatmap depends on its window's
+detections and the whole game's tracks only, so the result is the same whatever the chunk size.
+A shot without a window is counted as a skipped shot (``ctx.skipped``).
+
 Contracts recorded: ``heatmap_layout`` ("1"), ``heatmap_grid`` ([16, 14, 14]), ``heatmap_channels``
 (18) and ``shot_window`` (size, patch, frames and the window's layout version), which the
 readers compare with the video features' grid.
@@ -33,24 +43,45 @@ readers compare with the video features' grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from artifacts import BuildContext, Generator, Params
+from artifacts.errors import BuildError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    from generators.layers.heatmaps.inputs import Detections, Tracks
+    from artifacts.layers import ChunkContext, ChunkPlan, ChunkReader
+    from generators.layers.heatmaps.upstream import TrackTable
     from generators.layers.shots.annotation import Shot
     from generators.layers.shots.window import ShotWindow
 
-# numpy, pyarrow, zarr and av are imported in build(): layer discovery must stay cheap.
+# numpy, pyarrow, zarr and av are imported in the methods: layer discovery must stay cheap.
 
 NOT_VISIBLE = "origin visible in no camera"
+NOT_VISIBLE_FIX = ("annotate <camera>_px, <camera>_py and <camera>_visible = 1 for a camera of the game that sees the shot origin "
+                   "(shots annotation, generators/layers/shots/annotation.py), or register the video of a camera that does")
 
 
 class ShotHeatmapsParams(Params):
     pass
+
+
+@dataclass(frozen=True)
+class GameShots:
+    """A game's shots, their windows (None: no camera sees the origin), its cameras and frame height."""
+
+    shots: list[Shot]
+    windows: list[ShotWindow | None]
+    cameras: list[str]
+    height: int
+
+    @property
+    def kept(self) -> list[int]:
+        """The shots that have a window, in annotation order: heatmap row ``k`` is shot ``kept[k]``."""
+        return [k for k, w in enumerate(self.windows) if w is not None]
 
 
 class ShotHeatmaps(Generator):
@@ -61,47 +92,161 @@ class ShotHeatmaps(Generator):
     sources = ("kind:video", "shots")
     outputs = ("heatmaps.zarr", "shots.parquet")
     description = "per shot: [16, 14, 14, 18] track heatmaps over the shot-centred window, the shooter's slot label"
+    # Shots per chunk: a chunk holds its records (18.8 KB a shot: 4.8 MB), its windows' detections
+    # and one row group of the detections table at a time; a game's few hundred shots make one
+    # to three chunks beside the jersey chunk.
+    chunk_size = 256
 
-    def build(self, ctx: BuildContext) -> None:
+    def plan_chunks(self, ctx: BuildContext, size: int) -> ChunkPlan:
+        """Chunk 0: the tracks' jerseys; then batches of ``size`` shots with a window, after chunk 0."""
+        from artifacts.layers import Chunk, ChunkPlan
+
+        kept = _game_shots(ctx).kept
+        chunks = [Chunk(index=0, label="track jerseys", units=0, spec={"step": "jerseys"})]
+        per = max(size, 1)
+        for start in range(0, len(kept), per):
+            part = kept[start : start + per]
+            chunks.append(Chunk(index=len(chunks), label=f"shots {part[0]}-{part[-1]}", units=len(part), after=0,
+                                spec={"step": "shots", "start": start, "stop": start + len(part)}))
+        return ChunkPlan(unit="shots", chunks=chunks)
+
+    def build_chunk(self, ctx: ChunkContext) -> None:
+        import pyarrow as pa
+
+        from generators.layers.heatmaps.upstream import parquet, read_tracks, track_jerseys_streamed
+
+        game = _game_shots(ctx)
+        frames, tracks_art = ctx.upstream("frame-level"), ctx.upstream("track-level")
+        det, assign = parquet(frames, "detections.parquet"), parquet(tracks_art, "assignments.parquet")
+        tracks = read_tracks(parquet(tracks_art, "tracks.parquet"))
+        if ctx.chunk.spec["step"] == "jerseys":
+            jersey = track_jerseys_streamed(det, assign, tracks, game.cameras, ctx.game)
+            ctx.write_table("jerseys.parquet", pa.table({"track_id": pa.array(tracks.track_id), "jersey": pa.array(jersey)}))
+            return
+        start, stop = int(str(ctx.chunk.spec["start"])), int(str(ctx.chunk.spec["stop"]))
+        jersey = _jerseys(ctx.previous(), tracks, ctx.game)
+        _shot_chunk(ctx, game, game.kept[start:stop], det, assign, tracks, jersey)
+
+    def merge_chunks(self, ctx: BuildContext, chunks: list[ChunkReader]) -> None:
         import numpy as np
 
         from generators.layers.heatmaps import layout, store
-        from generators.layers.heatmaps.footprint import select
-        from generators.layers.heatmaps.inputs import Windows, footprint_height
-        from generators.layers.heatmaps.rasterise import rasterise
-        from generators.layers.heatmaps.slots import assign, labels
+        from generators.layers.heatmaps.layout import RECORD
         from generators.layers.shots import window as win_mod
-        from generators.layers.shots.annotation import parse_shots
 
-        with ctx.open_source("shots") as f:
-            shots = parse_shots(f.read().decode(), f"{ctx.game}/shots")
-        cameras = [n for n in ctx.source_names() if ctx.source(n).kind == "video"]
-        width, height, n_frames = _probe(ctx, cameras)
-        check_annotation(ctx.game, shots, cameras)
-        windows: list[ShotWindow | None] = [win_mod.shot_window(s, width, height, n_frames, ctx.game) for s in shots]
-        kept = [k for k, w in enumerate(windows) if w is not None]
-        det, tracks = _read_upstream(ctx, cameras)
-        wins = [w for w in windows if w is not None]
-        win = Windows(
-            camera=np.array([cameras.index(w.camera) for w in wins], np.int32), x0=np.array([w.x0 for w in wins], np.int32),
-            y0=np.array([w.y0 for w in wins], np.int32), first_frame=np.array([w.first_frame for w in wins], np.int32),
-            origin=np.array([[w.origin_x, w.origin_y] for w in wins], np.float32).reshape(-1, 2),
-            offense=np.array([shots[k].shooter_team for k in kept], np.int8),
-            shooter_jersey=np.array([shots[k].shooter_jersey for k in kept], np.int16),
-            footprint_px=np.full(len(cameras), footprint_height(height), np.float64),
-        )
-        pairs = select(det, win)
-        slots = assign(pairs, det, tracks, win)
-        records = rasterise(len(win), pairs, slots.channel, det.confidence[pairs.det], win.origin)
-        label, matches, slot_jersey = labels(slots, tracks, win.shooter_jersey)
-        stats = {"shots": len(shots), "heatmaps": len(kept), "skipped": len(shots) - len(kept), "unlabelled": int((label < 0).sum())}
-        store.write_array(ctx.output_path("heatmaps.zarr"), records, {"game": ctx.game, **stats})
-        ctx.write_table("shots.parquet", _shots_table(shots, windows, kept, label, matches, slot_jersey, slots.detections,
-                                                      np.where(slots.track >= 0, tracks.track_id[np.maximum(slots.track, 0)], -1)))
+        game = _game_shots(ctx)
+        kept = game.kept
+        n = len(kept)
+        label, matches = np.full(n, -1, np.int8), np.zeros(n, np.int8)
+        slot_track, slot_jersey, slot_count = np.full((n, 10), -1, np.int64), np.full((n, 10), -1, np.int16), np.zeros((n, 10), np.int64)
+        parts = chunks[1:]  # chunk 0 holds the jerseys, already in the shot chunks' slots
+        starts = []
+        at = 0
+        for c in parts:  # the small per-shot tables first: the array's attributes count the unlabelled shots
+            t = c.table("slots.parquet")
+            shots = t.column("shot").to_numpy()
+            if shots.tolist() != kept[at : at + len(shots)]:
+                raise _merge_error(ctx, c, "do not follow the shots with a window in order")
+            rows = slice(at, at + len(shots))
+            label[rows] = t.column("label").to_numpy()
+            matches[rows] = t.column("label_matches").to_numpy()
+            slot_track[rows] = _matrix(t, "slot_track")
+            slot_jersey[rows] = _matrix(t, "slot_jersey")
+            slot_count[rows] = _matrix(t, "slot_detections")
+            starts.append(at)
+            at += len(shots)
+        if at != n:
+            raise BuildError(f"chunks of shot-heatmaps on game {ctx.game}", at, f"hold that many shots, not the {n} with a window", "report this as a bug; delete the key's chunks and build again")
+        stats = {"shots": len(game.shots), "heatmaps": n, "skipped": len(game.shots) - n, "unlabelled": int((label < 0).sum())}
+        arr = store.create_array(ctx.output_path("heatmaps.zarr"), n, {"game": ctx.game, **stats})
+        for c, first in zip(parts, starts, strict=True):
+            with c.open("records.bin") as f:
+                records = np.frombuffer(f.read(), RECORD)  # one chunk's records at a time
+            store.write_rows(arr, first, records)
+        ctx.write_table("shots.parquet", _shots_table(game.shots, game.windows, kept, label, matches, slot_jersey, slot_count, slot_track))
+        missing = [s.index for s, w in zip(game.shots, game.windows, strict=True) if w is None]
+        ctx.skipped("shots", len(missing), len(game.shots), NOT_VISIBLE, NOT_VISIBLE_FIX, [f"shot {i}" for i in missing])
         ctx.record_contract("heatmap_layout", layout.LAYOUT_VERSION)
         ctx.record_contract("heatmap_grid", list(layout.SHAPE[:3]))
         ctx.record_contract("heatmap_channels", layout.CHANNELS)
         ctx.record_contract("shot_window", {"size": win_mod.SIZE, "patch": win_mod.PATCH, "frames": win_mod.FRAMES, "layout": win_mod.LAYOUT_VERSION})
+
+
+def _game_shots(ctx: BuildContext) -> GameShots:
+    """The annotation's shots and windows (the videos probed, the annotation checked)."""
+    from generators.layers.shots import window as win_mod
+    from generators.layers.shots.annotation import parse_shots
+
+    with ctx.open_source("shots") as f:
+        shots = parse_shots(f.read().decode(), f"{ctx.game}/shots")
+    cameras = [n for n in ctx.source_names() if ctx.source(n).kind == "video"]
+    width, height, n_frames = _probe(ctx, cameras)
+    check_annotation(ctx.game, shots, cameras)
+    windows: list[ShotWindow | None] = [win_mod.shot_window(s, width, height, n_frames, ctx.game) for s in shots]
+    return GameShots(shots, windows, cameras, height)
+
+
+def _jerseys(previous: ChunkReader, tracks: TrackTable, game: str) -> Any:
+    """The jerseys chunk 0 voted, checked against this chunk's tracks table."""
+    import numpy as np
+
+    t = previous.table("jerseys.parquet")
+    if not np.array_equal(t.column("track_id").to_numpy(), tracks.track_id):
+        raise BuildError(f"chunk 0 of shot-heatmaps on game {game}", t.num_rows, "does not list the tracks of tracks.parquet in order",
+                         "delete the key's chunks and build again")
+    return t.column("jersey").to_numpy().astype(np.int16)
+
+
+def _shot_chunk(ctx: ChunkContext, game: GameShots, shots: list[int], det_file: pq.ParquetFile, assign_file: pq.ParquetFile, tracks: TrackTable,
+                jersey: Any) -> None:
+    """Rasterise ``shots`` from their windows' detections: ``records.bin`` and ``slots.parquet``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from generators.layers.heatmaps.footprint import select
+    from generators.layers.heatmaps.inputs import Tracks, Windows, footprint_height
+    from generators.layers.heatmaps.rasterise import rasterise
+    from generators.layers.heatmaps.slots import assign, labels
+    from generators.layers.heatmaps.upstream import window_detections
+    from generators.layers.shots.window import FRAMES
+
+    wins = [w for w in (game.windows[k] for k in shots) if w is not None]
+    win = Windows(
+        camera=np.array([game.cameras.index(w.camera) for w in wins], np.int32), x0=np.array([w.x0 for w in wins], np.int32),
+        y0=np.array([w.y0 for w in wins], np.int32), first_frame=np.array([w.first_frame for w in wins], np.int32),
+        origin=np.array([[w.origin_x, w.origin_y] for w in wins], np.float32).reshape(-1, 2),
+        offense=np.array([game.shots[k].shooter_team for k in shots], np.int8),
+        shooter_jersey=np.array([game.shots[k].shooter_jersey for k in shots], np.int16),
+        footprint_px=np.full(len(game.cameras), footprint_height(game.height), np.float64),
+    )
+    spans = np.stack([win.camera, win.first_frame, win.first_frame + FRAMES], axis=1).astype(np.int64)
+    det = window_detections(det_file, assign_file, tracks, game.cameras, spans, ctx.game)
+    trk = Tracks(track_id=tracks.track_id, category=tracks.category, jersey=jersey)
+    pairs = select(det, win)
+    slots = assign(pairs, det, trk, win)
+    records = rasterise(len(win), pairs, slots.channel, det.confidence[pairs.det], win.origin)
+    label, matches, slot_jersey = labels(slots, trk, win.shooter_jersey)
+    ctx.output_path("records.bin").write_bytes(np.ascontiguousarray(records).tobytes())
+    slot_track = np.where(slots.track >= 0, trk.track_id[np.maximum(slots.track, 0)], -1) if len(trk) else np.full_like(slots.track, -1)
+
+    def vec(a: Any, typ: pa.DataType) -> pa.FixedSizeListArray:
+        return pa.FixedSizeListArray.from_arrays(pa.array(np.asarray(a).ravel(), typ), 10)
+
+    ctx.write_table("slots.parquet", pa.table({
+        "shot": pa.array(np.array(shots, np.int32)), "label": pa.array(label), "label_matches": pa.array(matches),
+        "slot_track": vec(slot_track, pa.int64()), "slot_jersey": vec(slot_jersey, pa.int16()), "slot_detections": vec(slots.detections, pa.int64()),
+    }))
+
+
+def _matrix(t: pa.Table, name: str) -> Any:
+    """A fixed-size-list column of 10 as an ``[n, 10]`` array."""
+    arr = t.column(name).combine_chunks()
+    return arr.flatten().to_numpy().reshape(len(arr), 10)
+
+
+def _merge_error(ctx: BuildContext, chunk: ChunkReader, problem: str) -> BuildError:
+    return BuildError(f"chunk {chunk.index} of shot-heatmaps on game {ctx.game}", chunk.label, f"holds shots that {problem}",
+                      "report this as a bug; delete the key's chunks and build again")
 
 
 def _probe(ctx: BuildContext, cameras: list[str]) -> tuple[int, int, int]:
@@ -144,52 +289,6 @@ def check_annotation(game: str, shots: list[Shot], cameras: list[str]) -> None:
         if s.shooter_team not in (0, 1):
             raise SourceError(f"shots annotation {game}/shots row {s.index + 2} shooter_team", s.shooter_team, "is not 0 (team_a) or 1 (team_b)",
                               "fix the row: the offense of a shot is its shooter's team")
-
-
-def _read_upstream(ctx: BuildContext, cameras: list[str]) -> tuple[Detections, Tracks]:
-    """The frame-level detections and track-level tracks of the game as rasteriser inputs."""
-    import numpy as np
-
-    from artifacts.errors import BuildError
-    from generators.layers.frame_level.table import vectors
-    from generators.layers.heatmaps.inputs import NO_TRACK, Detections, Tracks
-    from generators.layers.heatmaps.slots import track_jerseys
-    from generators.models.jersey import decode_digits
-    from generators.models.tracking.categories import CATEGORIES
-
-    table = ctx.upstream("frame-level").table("detections.parquet", columns=["frame", "camera", "px", "py", "confidence", "jersey", "team"])
-    assign = ctx.upstream("track-level").table("assignments.parquet", columns=["detection", "track_id"])
-    trk = ctx.upstream("track-level").table("tracks.parquet", columns=["track_id", "category"])
-    n = table.num_rows
-    det_row = assign.column("detection").to_numpy()
-    if assign.num_rows != n or not np.array_equal(det_row, np.arange(n)):
-        raise BuildError(f"track-level assignments of game {ctx.game}", assign.num_rows, f"do not list the {n} frame-level detections in order",
-                         "rebuild track-level on this frame-level artifact")
-    cam_names = table.column("camera").combine_chunks().dictionary_encode()
-    dictionary = cam_names.dictionary.to_pylist()
-    unknown = [c for c in dictionary if c not in cameras]
-    if unknown:
-        raise BuildError(f"frame-level detections of game {ctx.game}", unknown[0], "name a camera that is not a video of the game", "rebuild frame-level")
-    code = np.array([cameras.index(c) for c in dictionary], np.int32)
-    track_ids = trk.column("track_id").to_numpy().astype(np.int64)
-    order = np.argsort(track_ids, kind="stable")
-    det_track = assign.column("track_id").to_numpy().astype(np.int64)
-    tracked = det_track != NO_TRACK
-    pos = np.searchsorted(track_ids[order], det_track[tracked])
-    if len(track_ids) == 0 and tracked.any() or (tracked.any() and not np.array_equal(track_ids[order][np.minimum(pos, len(order) - 1)], det_track[tracked])):
-        raise BuildError(f"track-level artifact of game {ctx.game}", None, "assigns detections to tracks missing from tracks.parquet", "rebuild track-level")
-    row = np.full(n, NO_TRACK, np.int64)
-    row[tracked] = order[pos]
-    category = np.array([CATEGORIES.index(c) for c in trk.column("category").to_pylist()], np.int8)
-    jersey = vectors(table.column("jersey"))  # float32, also where frame-level stored float16
-    det = Detections(
-        camera=code[cam_names.indices.to_numpy(zero_copy_only=False)] if n else np.zeros(0, np.int32),
-        frame=table.column("frame").to_numpy().astype(np.int32), px=table.column("px").to_numpy().astype(np.float32),
-        py=table.column("py").to_numpy().astype(np.float32), confidence=table.column("confidence").to_numpy().astype(np.float32),
-        track=row, team=table.column("team").to_numpy().astype(np.int8),
-    )
-    tracks = Tracks(track_id=track_ids, category=category, jersey=track_jerseys(row, decode_digits(jersey), len(track_ids)))
-    return det, tracks
 
 
 def _shots_table(shots: list[Shot], windows: list[ShotWindow | None], kept: list[int], label: Any, matches: Any, slot_jersey: Any,

@@ -1,4 +1,4 @@
-"""The rasteriser: every shot of a game into its stored :data:`~generators.layers.heatmaps.layout.RECORD`.
+"""The rasteriser: every shot of a game (or of a chunk) into its stored :data:`~generators.layers.heatmaps.layout.RECORD`.
 
 Vectorised over all (shot, detection) pairs of a game, writing straight into the records. Pairs
 are grouped by the shape of their footprint rectangle (rows x columns covered: a handful of

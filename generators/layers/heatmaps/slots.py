@@ -114,12 +114,23 @@ def track_jerseys(track: NDArray[np.int64], numbers: NDArray[np.int64], n_tracks
     """Each track's jersey: majority of the numbers (0-99, -1 none) read on its detections.
 
     ``track`` per detection (row in the tracks table or -1); ties go to the lower number; a track
-    none of whose detections shows a number gets -1.
+    none of whose detections shows a number gets -1. The same as :func:`majority` of the
+    :func:`jersey_votes` of any split of the detections, added up.
     """
+    return majority(jersey_votes(track, numbers, n_tracks), n_tracks)
+
+
+def jersey_votes(track: NDArray[np.int64], numbers: NDArray[np.int64], n_tracks: int) -> NDArray[np.int64]:
+    """Votes ``[n_tracks * 100]``: how many detections of track ``t`` read number ``k`` (at ``t * 100 + k``)."""
     ok = (track >= 0) & (numbers >= 0) & (numbers < 100)
-    votes = np.bincount(track[ok] * 100 + numbers[ok], minlength=n_tracks * 100).reshape(n_tracks, 100)
-    best = votes.argmax(axis=1)
-    return np.where(votes.max(axis=1, initial=0) > 0, best, -1).astype(np.int16)
+    return np.bincount(track[ok] * 100 + numbers[ok], minlength=n_tracks * 100)
+
+
+def majority(votes: NDArray[np.int64], n_tracks: int) -> NDArray[np.int16]:
+    """Each track's most voted number (ties to the lower), -1 for a track without votes."""
+    v = votes.reshape(n_tracks, 100)
+    best = v.argmax(axis=1)
+    return np.where(v.max(axis=1, initial=0) > 0, best, -1).astype(np.int16)
 
 
 def labels(slots: Slots, tracks: Tracks, shooter_jersey: NDArray[np.int16]) -> tuple[NDArray[np.int8], NDArray[np.int8], NDArray[np.int16]]:

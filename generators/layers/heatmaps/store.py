@@ -28,6 +28,7 @@ from generators.layers.heatmaps.codec import decode
 from generators.layers.heatmaps.layout import CHANNEL_NAMES, LAYOUT_VERSION, RECORD, RECORD_BYTES, SHAPE, field_layout
 
 if TYPE_CHECKING:
+    import zarr
     from fsspec import AbstractFileSystem
 
     from artifacts.layers import ArtifactReader
@@ -45,17 +46,27 @@ def attributes(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-def write_array(path: Path, records: NDArray[np.void], extra: dict[str, Any] | None = None) -> None:
-    """Write ``records`` (dtype ``RECORD``) as a heatmap array at ``path`` (see the module doc)."""
+def create_array(path: Path, rows: int, extra: dict[str, Any] | None = None) -> zarr.Array[Any]:
+    """An empty heatmap array of ``rows`` records at ``path``, to fill with :func:`write_rows`
+    (a piece at a time: the layer's merge streams its chunks into it)."""
     import zarr
     from zarr.codecs import ZstdCodec
 
-    arr = zarr.create_array(
-        store=str(path), shape=(len(records), RECORD_BYTES), dtype="uint8", chunks=(1, RECORD_BYTES), zarr_format=3,
+    return zarr.create_array(
+        store=str(path), shape=(rows, RECORD_BYTES), dtype="uint8", chunks=(1, RECORD_BYTES), zarr_format=3,
         compressors=ZstdCodec(level=ZSTD_LEVEL), config={"write_empty_chunks": True}, attributes=attributes(extra),
     )
+
+
+def write_rows(arr: zarr.Array[Any], start: int, records: NDArray[np.void]) -> None:
+    """Write ``records`` (dtype ``RECORD``) as rows ``start ..`` of a heatmap array."""
     if len(records):
-        arr[:] = np.ascontiguousarray(records).view(np.uint8).reshape(len(records), RECORD_BYTES)
+        arr[start : start + len(records)] = np.ascontiguousarray(records).view(np.uint8).reshape(len(records), RECORD_BYTES)
+
+
+def write_array(path: Path, records: NDArray[np.void], extra: dict[str, Any] | None = None) -> None:
+    """Write ``records`` (dtype ``RECORD``) as a heatmap array at ``path`` (see the module doc)."""
+    write_rows(create_array(path, len(records), extra), 0, records)
 
 
 def _expected(meta: dict[str, Any]) -> list[str]:

@@ -1,22 +1,26 @@
 """Cutting the shot-centred clips out of a game's videos: the window of :mod:`generators.layers.shots.window`.
 
 :func:`plan_windows` gives every shot its window (or ``None`` when no camera sees it) from the
-size and frame count of the camera the window rule picks; :func:`cut_clips` decodes each camera
-once, in order, and yields every clip as soon as its last frame is decoded: a ``[16, 224, 224, 3]``
-uint8 array holding frames ``first_frame .. first_frame + 15`` of the window's camera, pixels
-``[y0:y0+224, x0:x0+224]``. Overlapping windows share the decoded frames.
+size and frame count of the camera the window rule picks; :func:`cut_clips` fills a buffer with
+the clips of some windows (a chunk's): ``out[k]`` is a ``[16, 224, 224, 3]`` uint8 array holding
+frames ``first_frame .. first_frame + 15`` of window ``k``'s camera, pixels
+``[y0:y0+224, x0:x0+224]``. Each camera is decoded once, in frame order, by
+:func:`generators.layers.seek.decode_frames`: it seeks across gaps between windows, so a window
+near the end of a two-hour video costs a GOP of decoding, not two hours. Overlapping windows
+share the decoded frames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
 from artifacts.errors import SourceError
-from generators.layers.frame_level.decode import VideoProbe, decode_selected
+from generators.layers.frame_level.decode import VideoProbe
+from generators.layers.seek import SEEK_GAP_S, DecodeCount, decode_frames
 from generators.layers.shots.annotation import Shot
 from generators.layers.shots.window import FRAMES, SIZE, ShotWindow, shot_window
 
@@ -43,27 +47,26 @@ def plan_windows(shots: Sequence[Shot], probes: Mapping[str, VideoProbe], where:
     return out
 
 
-def cut_clips(videos: Mapping[str, str], windows: Sequence[ShotWindow]) -> Iterator[tuple[ShotWindow, NDArray[np.uint8]]]:
-    """Each window's clip, camera by camera (by name), in order of completion.
+def cut_clips(videos: Mapping[str, str], windows: Sequence[ShotWindow], out: NDArray[np.uint8], count: DecodeCount | None = None,
+              seek_gap_s: float = SEEK_GAP_S) -> None:
+    """Write the clip of ``windows[k]`` into ``out[k]`` (``[len(windows), 16, 224, 224, 3]`` uint8 or larger).
 
-    ``videos`` maps camera name to the video's URL. Decoding errors (truncated or unreadable
-    videos) are :class:`artifacts.errors.BuildError` from :mod:`generators.layers.frame_level.decode`.
+    ``videos`` maps camera name to the video's URL; ``count`` counts the frames decoded and the
+    seeks. Decoding errors (unreadable videos, a wanted frame past the end) are
+    :class:`artifacts.errors.BuildError` from :mod:`generators.layers.seek`.
     """
+    if out.shape[0] < len(windows) or tuple(out.shape[1:]) != (FRAMES, SIZE, SIZE, 3) or out.dtype != np.uint8:
+        raise ValueError(f"clip buffer of shape {out.shape} {out.dtype}: expected uint8 [>= {len(windows)}, {FRAMES}, {SIZE}, {SIZE}, 3]")
     for cam in sorted({w.camera for w in windows}):
-        mine = sorted((w for w in windows if w.camera == cam), key=lambda w: (w.first_frame, w.shot))
-        at: dict[int, list[ShotWindow]] = {}
-        for w in mine:
-            for f in w.frames:
-                at.setdefault(f, []).append(w)
-        active: dict[int, NDArray[np.uint8]] = {}
-        for n, rgb in decode_selected(cam, videos[cam], at.keys()):
-            for w in at[n]:
-                clip = active.get(w.shot)
-                if clip is None:
-                    clip = active[w.shot] = np.empty((FRAMES, SIZE, SIZE, 3), np.uint8)
-                clip[n - w.first_frame] = rgb[w.y0 : w.y0 + SIZE, w.x0 : w.x0 + SIZE]
-                if n == w.first_frame + FRAMES - 1:
-                    yield w, active.pop(w.shot)
+        at: dict[int, list[int]] = {}
+        for k, w in enumerate(windows):
+            if w.camera == cam:
+                for f in w.frames:
+                    at.setdefault(f, []).append(k)
+        for n, rgb in decode_frames(cam, videos[cam], at.keys(), seek_gap_s, count):
+            for k in at[n]:
+                w = windows[k]
+                out[k, n - w.first_frame] = rgb[w.y0 : w.y0 + SIZE, w.x0 : w.x0 + SIZE]
 
 
 def windows_table(shots: Sequence[Shot], windows: Sequence[ShotWindow | None]) -> pa.Table:
