@@ -115,3 +115,30 @@ class TChunked(Generator):
 
 
 CHUNKED = ["chunked_layers:TChunked"]
+
+
+class TChunkedReader(Generator):
+    """Four chunks that each read the upstream ``t-frames`` table (tests of upstream checks)."""
+
+    name = "t-chunked-reader"
+    version = "1"
+    upstream = ("t-frames",)
+    outputs = ("rows.json",)
+    chunk_size = 1
+
+    def plan_chunks(self, ctx: BuildContext, size: int) -> ChunkPlan:
+        return ChunkPlan(unit="reads", chunks=[Chunk(index=i, label=f"read {i}", units=1) for i in range(4)])
+
+    def build_chunk(self, ctx: ChunkContext) -> None:
+        rows = ctx.upstream("t-frames").table("detections.parquet").num_rows
+        ctx.output_path("rows.json").write_text(json.dumps(rows))
+
+    def merge_chunks(self, ctx: BuildContext, chunks: list[ChunkReader]) -> None:
+        total = 0
+        for c in chunks:
+            with c.open("rows.json") as f:
+                total += int(json.load(f))
+        ctx.output_path("rows.json").write_text(json.dumps(total))
+
+
+CHUNKED_READER = ["chunked_layers:TChunkedReader"]

@@ -259,3 +259,26 @@ def test_gc_keeps_chunks_in_progress_and_sweeps_those_no_longer_wanted(cws: Ws) 
     assert [(it.layer, it.game, it.key) for it in chunks] == [(LAYER, "g0", key)] and chunks[0].bytes > 0
     delete(e, report)
     assert not (Path(e.store.root) / chunks_dir(LAYER, "g0", key)).exists()
+
+
+def test_an_upstream_file_is_checked_once_for_all_the_chunks_of_a_task(cws: Ws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chunked_layers import CHUNKED_READER
+
+    from artifacts.layers import context
+
+    cfg = cws.root / "artifacts.toml"
+    cfg.write_text(cfg.read_text().replace(json.dumps(ALL + CHUNKED), json.dumps(ALL + CHUNKED + CHUNKED_READER)))
+    cws.add_game("g0", video=bytes(range(50)))
+    assert api.build(cws.engine(), ["t-frames"]).ok()
+    checked: list[str] = []
+    real = context.check_output
+    monkeypatch.setattr(context, "check_output", lambda store, record, out: (checked.append(out.path), real(store, record, out))[1])
+    assert api.build(cws.engine(), ["t-chunked-reader"]).ok()  # --jobs 1: every step in this process
+    assert checked.count("detections.parquet") == 1  # four chunks read it, one hash
+    assert values_of(cws, "g0") == 4 * 50
+
+
+def values_of(ws: Ws, game: str) -> int:
+    reader = api.artifact(ws.engine(), "t-chunked-reader", game)
+    with reader.open("rows.json") as f:
+        return int(json.load(f))

@@ -67,6 +67,9 @@ class ChunkSteps:
         self.engine = engine
         self._renewer = renewer
         self._builder = builder
+        # Upstream files this worker has checked against their manifests: each chunk of a task
+        # reads the same upstream artifact, which is hashed once, not once per chunk.
+        self._upstream_verified: set[tuple[str, str]] = set()
 
     def run(self, spec: TaskSpec, inputs: TaskInputs) -> Outcome:
         if spec.step == "plan":
@@ -81,7 +84,7 @@ class ChunkSteps:
         return Outcome(spec.layer, spec.game, spec.key, ok, total_s=time.perf_counter() - inputs.t0, step=spec.step, chunk=spec.chunk, **kw)
 
     def _context(self, spec: TaskSpec, inputs: TaskInputs, staging: Staging | None = None) -> BuildContext:
-        return BuildContext(self.engine.store, inputs.recipe, spec.game, inputs.params, staging, inputs.sources, inputs.models)
+        return BuildContext(self.engine.store, inputs.recipe, spec.game, inputs.params, staging, inputs.sources, inputs.models, self._upstream_verified)
 
     def _plan(self, spec: TaskSpec, inputs: TaskInputs) -> Outcome:
         store = self.engine.store

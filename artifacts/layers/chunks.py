@@ -95,7 +95,7 @@ class ChunkContext(BuildContext):
     chunk's, plus the chunk itself and, when it continues from one, the previous chunk."""
 
     def __init__(self, base: BuildContext, chunk: Chunk, previous: ChunkReader | None) -> None:
-        super().__init__(base.store, base.recipe, base.game, base.params, base.staging, base._sources, base._models)
+        super().__init__(base.store, base.recipe, base.game, base.params, base.staging, base._sources, base._models, base._verified)
         self.chunk = chunk
         self._previous = previous
 

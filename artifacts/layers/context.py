@@ -171,7 +171,11 @@ class BuildContext:
         staging: Staging | None,
         sources: dict[str, Source],
         models: dict[str, ModelHandle],
+        verified: set[tuple[str, str]] | None = None,
     ) -> None:
+        """``verified``: upstream (key, file) already checked against their manifests, shared by
+        the steps a worker runs (committed artifacts never change, so a file checked once need
+        not be hashed again by the next chunk of the same task); a new set when None."""
         self.store = store
         self.recipe = recipe
         self.game = game
@@ -183,7 +187,7 @@ class BuildContext:
         self.contracts: dict[str, JsonValue] = {}
         self.warnings: list[str] = []
         self.signals: list[Signal] = []
-        self._verified: set[tuple[str, str]] = set()  # upstream (key, file) checked in this task
+        self._verified = verified if verified is not None else set()
 
     # ----- inputs -------------------------------------------------------------------------
 
